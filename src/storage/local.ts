@@ -1,0 +1,123 @@
+/** The local-filesystem warehouse. Same protocol as S3: run-unique files, manifest last. */
+import { mkdir, readFile, readdir, rename, rm, stat, writeFile, copyFile } from 'node:fs/promises';
+import { basename, dirname, join, relative, resolve } from 'node:path';
+import { ConfigError } from '../errors/index.ts';
+import { MANIFEST_NAME, type Manifest, type ManifestFile } from './manifest.ts';
+import type { StagedPartition, Warehouse } from './warehouse.ts';
+
+async function writeFileAtomic(path: string, text: string) {
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
+  await writeFile(tmp, text);
+  await rename(tmp, path);
+}
+
+async function readJsonFile<T>(path: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as T;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+export class LocalWarehouse implements Warehouse {
+  readonly dir: string;
+  constructor(root: string) {
+    this.dir = resolve(root);
+  }
+  get root() {
+    return this.dir;
+  }
+
+  /** Fails early, with the path, when the root cannot be created or written. */
+  async ensureWritable(): Promise<void> {
+    try {
+      await mkdir(this.dir, { recursive: true });
+      const probe = join(this.dir, `.probe-${process.pid}`);
+      await writeFile(probe, '');
+      await rm(probe);
+    } catch (e) {
+      throw new ConfigError(`warehouse ${this.dir} is not writable: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  }
+
+  async stagingDir(runId: string) {
+    const dir = join(this.dir, '_staging', runId);
+    await mkdir(dir, { recursive: true });
+    return dir;
+  }
+
+  async cleanupStaging(runId: string) {
+    await rm(join(this.dir, '_staging', runId), { recursive: true, force: true });
+  }
+
+  readManifest(partition: string) {
+    return readJsonFile<Manifest>(join(this.dir, partition, MANIFEST_NAME));
+  }
+
+  async readManifests(partitions: string[]) {
+    const out = new Map<string, Manifest>();
+    const found = await Promise.all(partitions.map((p) => this.readManifest(p)));
+    partitions.forEach((p, i) => found[i] && out.set(p, found[i]!));
+    return out;
+  }
+
+  async localDataFiles(manifest: Manifest) {
+    return manifest.files.map((f) => join(this.dir, manifest.partition, f.name));
+  }
+
+  async commit(staged: StagedPartition): Promise<Manifest> {
+    const partDir = join(this.dir, staged.partition);
+    await mkdir(partDir, { recursive: true });
+    const files: ManifestFile[] = [];
+    for (const { path: local, rows } of staged.localFiles) {
+      const name = basename(local);
+      const target = join(partDir, name);
+      await rename(local, target).catch(async (e: NodeJS.ErrnoException) => {
+        if (e.code !== 'EXDEV') throw e;
+        await copyFile(local, target);
+      });
+      files.push({ name, rows, bytes: (await stat(target)).size });
+    }
+    const manifest: Manifest = { ...staged.manifest, files };
+    await writeFileAtomic(join(partDir, MANIFEST_NAME), JSON.stringify(manifest, null, 2));
+    await this.removeUnreferenced(partDir, new Set(files.map((f) => f.name)));
+    return manifest;
+  }
+
+  /**
+   * After the manifest swap: delete superseded files and orphans of killed runs.
+   * Safe because a partition is only ever written under its lock.
+   */
+  private async removeUnreferenced(partDir: string, keep: Set<string>) {
+    for (const entry of await readdir(partDir, { withFileTypes: true })) {
+      if (entry.isFile() && entry.name !== MANIFEST_NAME && !keep.has(entry.name)) await rm(join(partDir, entry.name), { force: true });
+    }
+  }
+
+  async listCommitted(prefix: string) {
+    const out: string[] = [];
+    const walk = async (dir: string) => {
+      let entries;
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch {
+        return;
+      }
+      for (const e of entries) {
+        if (e.isDirectory() && e.name !== '_staging') await walk(join(dir, e.name));
+        else if (e.name === MANIFEST_NAME) out.push(relative(this.dir, dir));
+      }
+    };
+    await walk(join(this.dir, prefix));
+    return out.sort();
+  }
+
+  writeJson(path: string, value: unknown) {
+    return writeFileAtomic(join(this.dir, path), JSON.stringify(value, null, 2));
+  }
+  readJson<T>(path: string) {
+    return readJsonFile<T>(join(this.dir, path));
+  }
+}
