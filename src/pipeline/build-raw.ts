@@ -35,7 +35,7 @@ const DEFS: Record<RawDataset, RawDatasetDef> = {
   pair_counts: { template: 'pair_counts', columns: () => pairCountsColumns(), jobs: ['project_parameters', 'delta_builder', 'pair_counts_builder'], via: [] },
 };
 
-const SHARED_TEMPLATES = ['events', 'ip_dim', 'events_dq'];
+const SHARED_TEMPLATES = ['events', 'ip_list_events', 'ip_dim', 'events_dq'];
 
 export interface BuildOutcome {
   committed: Manifest[];
@@ -111,7 +111,10 @@ export async function buildFromRaw(ctx: RunContext, datasets: RawDataset[], batc
     );
     commitBatches = span.lo === null ? [] : todo.filter((b) => b.start >= span.lo! && b.start <= span.hi!);
     missingBatches.push(...todo.filter((b) => !commitBatches.includes(b)));
-    if (!commitBatches.length) throw new InputNotReadyError(`input not ready: ${raw.uri} has no events in the requested batches`);
+    if (!commitBatches.length) {
+      if (skipped.length) return { committed: [], skipped, missing: missingBatches };
+      throw new InputNotReadyError(`input not ready: ${raw.uri} has no events in the requested batches`);
+    }
   }
 
   const committed: Manifest[] = [];
@@ -174,8 +177,7 @@ async function prepareEvents(ctx: RunContext) {
     const rule = col.startsWith('event_') ? `timestamp_format ${resolveRawInput(ctx.specs, ctx.runtime).timestamp_format}` : 'numeric';
     throw new DataError({ file, column: col, rule }, `value ${JSON.stringify(val)} cannot be parsed`);
   }
-  await s.run(`CREATE OR REPLACE TEMP VIEW ip_list AS
-    SELECT DISTINCT ip FROM (SELECT source_ip AS ip FROM events_all UNION ALL SELECT destination_ip FROM events_all) WHERE ip IS NOT NULL`);
+  await materialize(s, v, 'ip_list_events', 'ip_list', undefined, 'VIEW');
   await materialize(s, v, 'ip_dim', 'ip_dim');
   await materialize(s, v, 'events_dq', 'events_dq');
   await s.run('DROP TABLE events_all');

@@ -1,0 +1,171 @@
+/**
+ * delta + delta_peers (+ the look-back) -> fg_a, set-based over all anchors
+ * of the selection. The look-back reads daily compactions for whole days and
+ * 15-minute rows only for the partial days at its edges, so its cost does not
+ * grow with the number of batches in it (FEATURES.md §4.3).
+ */
+import { BATCH_MS, DAY_MS, batchEnd, formatBatch, isoZ, type Batch } from '../engine/batches.ts';
+import { checkContract, materialize, stageAndCommit } from '../engine/execute.ts';
+import { createParamTable } from '../engine/params.ts';
+import type { Manifest } from '../storage/manifest.ts';
+import { batchPartition } from '../storage/layout.ts';
+import { deltaColumns, deltaPeersColumns, deltaPeersDailyColumns, fgAColumns } from '../transforms/columns.ts';
+import { jobspecHash, type RunContext } from './context.ts';
+import { partitionState, type Expected } from './freshness.ts';
+import { batchOfManifest, dailyPartition, digestInput, floorDay, loadBatchInput, registerInput } from './inputs.ts';
+import { templateRefs } from './build-raw.ts';
+import type { StepResult } from './build.ts';
+
+const FG_A_TEMPLATES = ['ip_list_peers', 'ip_dim', 'delta_to_fg_a', 'fg_a'];
+
+function dayRange(fromMs: number, toMs: number): number[] {
+  const out: number[] = [];
+  for (let d = floorDay(fromMs); d <= floorDay(toMs); d += DAY_MS) out.push(d);
+  return out;
+}
+
+/** Build (or refresh) the daily look-back compactions of the given UTC days. */
+export async function ensureDailyCompactions(ctx: RunContext, days: number[]): Promise<{ manifests: Manifest[]; result: StepResult }> {
+  const t0 = Date.now();
+  const v = ctx.specs.version;
+  const templates = await templateRefs(ctx, ['delta_peers_daily']);
+  const jobspecSha256 = jobspecHash(ctx, ['project_parameters', 'delta_builder']);
+  const sources = await Promise.all(days.map((d) => loadBatchInput(ctx, 'delta_peers', d, d + DAY_MS)));
+  const existing = await ctx.warehouse.readManifests(days.map((d) => dailyPartition('delta_peers_daily', v, d)));
+  const manifests: Manifest[] = [];
+  const todo: { day: number; src: Manifest[]; expected: Expected }[] = [];
+  days.forEach((day, i) => {
+    const src = sources[i].manifests;
+    if (!src.length) return; // no history that day: nothing to compact
+    const expected = { templates, jobspecSha256, inputs: [digestInput('delta_peers', isoZ(day).slice(0, 10), src)] };
+    const current = existing.get(dailyPartition('delta_peers_daily', v, day));
+    if (!ctx.force && partitionState(current, expected) === 'up_to_date') manifests.push(current!);
+    else todo.push({ day, src, expected });
+  });
+  const committed: Manifest[] = [];
+  if (todo.length) {
+    await registerInput(ctx, 'delta_peers_in', todo.flatMap((t) => t.src), deltaPeersColumns());
+    await materialize(ctx.session, v, 'delta_peers_daily', 'out_delta_peers_daily');
+    await checkContract(ctx.session, 'out_delta_peers_daily', deltaPeersDailyColumns(), `sql/${v}/delta_peers_daily.sql`);
+    committed.push(
+      ...(await stageAndCommit({
+        session: ctx.session,
+        warehouse: ctx.warehouse,
+        runId: ctx.runId,
+        dataset: 'delta_peers_daily',
+        relation: 'out_delta_peers_daily',
+        columns: deltaPeersDailyColumns(),
+        partitionBy: ['dt'],
+        plans: todo.map((t) => ({ partition: dailyPartition('delta_peers_daily', v, t.day), values: [isoZ(t.day).slice(0, 10)], inputs: t.expected.inputs })),
+        templates,
+        jobspecSha256,
+        featureSpecVersion: v,
+        engine: ctx.engine,
+        timingsMs: {},
+      })),
+    );
+    await ctx.session.run('DROP TABLE out_delta_peers_daily');
+  }
+  return {
+    manifests: [...manifests, ...committed],
+    result: { dataset: 'delta_peers_daily', committed, skipped: manifests.map((m) => m.partition), missing: [], seconds: (Date.now() - t0) / 1000 },
+  };
+}
+
+export async function buildFgA(ctx: RunContext, anchors: Batch[]): Promise<StepResult[]> {
+  const t0 = Date.now();
+  const v = ctx.specs.version;
+  const spec = ctx.specs.fg_a_builder;
+  const maxW = Math.max(...Object.values(spec.windows)) * 60_000;
+  const lookback = spec.lookback_days * DAY_MS;
+  const tMin = batchEnd(anchors[0]);
+  const tMax = batchEnd(anchors.at(-1)!);
+
+  const [delta, peers] = await Promise.all([
+    loadBatchInput(ctx, 'delta', tMin - maxW, tMax),
+    loadBatchInput(ctx, 'delta_peers', tMin - maxW, tMax),
+  ]);
+  const have = (ms: Manifest[]) => new Set(ms.map((m) => batchOfManifest(m).start));
+  const deltaAt = have(delta.manifests);
+  const peersAt = have(peers.manifests);
+  const ready = anchors.filter((a) => deltaAt.has(a.start) && peersAt.has(a.start));
+  const missing = anchors.filter((a) => !ready.includes(a));
+
+  // Look-back: window_start = T - w; L = [window_start - lookback, window_start).
+  const lStartMin = tMin - maxW - lookback;
+  const lStartMax = tMax - BATCH_MS - lookback;
+  const lEndMin = tMin - maxW;
+  const lEndMax = tMax - BATCH_MS;
+  const edgeDays = spec.novelty.enabled ? [...new Set([...dayRange(lStartMin, lStartMax), ...dayRange(lEndMin, lEndMax)])] : [];
+  const wholeDays = spec.novelty.enabled ? dayRange(lStartMin, lEndMax).filter((d) => !edgeDays.includes(d)) : [];
+  const steps: StepResult[] = [];
+  const daily = await ensureDailyCompactions(ctx, wholeDays);
+  if (wholeDays.length) steps.push(daily.result);
+  const edges = (await Promise.all(edgeDays.map((d) => loadBatchInput(ctx, 'delta_peers', d, d + DAY_MS)))).flatMap((x) => x.manifests);
+
+  const templates = await templateRefs(ctx, FG_A_TEMPLATES);
+  const jobspecSha256 = jobspecHash(ctx, ['project_parameters', 'delta_builder', 'fg_a_builder']);
+  const expectedFor = (a: Batch): Expected => {
+    const T = batchEnd(a);
+    const inWindow = (m: Manifest) => batchOfManifest(m).start >= T - maxW && batchOfManifest(m).start < T;
+    const historyFrom = floorDay(T - maxW - lookback);
+    const inHistory = (m: Manifest) => {
+      const t = m.dataset === 'delta_peers_daily' ? Date.parse(`${m.partition_values.dt}T00:00:00Z`) : batchOfManifest(m).start;
+      return t >= historyFrom && t < T;
+    };
+    return {
+      templates,
+      jobspecSha256,
+      inputs: [
+        digestInput('delta', `window of ${isoZ(T)}`, delta.manifests.filter(inWindow)),
+        digestInput('delta_peers', `window of ${isoZ(T)}`, peers.manifests.filter(inWindow)),
+        digestInput('lookback', `look-back of ${isoZ(T)}`, [...daily.manifests, ...edges].filter(inHistory)),
+      ],
+    };
+  };
+  const existing = await ctx.warehouse.readManifests(ready.map((a) => batchPartition('fg_a', v, a)));
+  const expected = new Map(ready.map((a) => [a.start, expectedFor(a)]));
+  const todo = ready.filter((a) => ctx.force || partitionState(existing.get(batchPartition('fg_a', v, a)), expected.get(a.start)!) !== 'up_to_date');
+  const skipped = ready.filter((a) => !todo.includes(a)).map((a) => batchPartition('fg_a', v, a));
+  if (!todo.length) return [...steps, { dataset: 'fg_a', committed: [], skipped, missing, seconds: (Date.now() - t0) / 1000 }];
+
+  const first = batchEnd(todo[0]) - maxW;
+  const last = batchEnd(todo.at(-1)!);
+  const inRange = (m: Manifest) => batchOfManifest(m).start >= first && batchOfManifest(m).start < last;
+  await registerInput(ctx, 'delta_in', delta.manifests.filter(inRange), deltaColumns(ctx.specs));
+  await registerInput(ctx, 'delta_peers_in', peers.manifests.filter(inRange), deltaPeersColumns());
+  await registerInput(ctx, 'peer_history_daily', daily.manifests, deltaPeersDailyColumns());
+  await registerInput(ctx, 'peer_history_batches', edges, deltaPeersColumns());
+  await createParamTable(ctx.session, { name: 'p_anchors', columns: { anchor_ts: 'TIMESTAMP' }, rows: todo.map((a) => [isoZ(batchEnd(a))]) });
+  await materialize(ctx.session, v, 'ip_list_peers', 'ip_list', undefined, 'VIEW');
+  await materialize(ctx.session, v, 'ip_dim', 'ip_dim');
+  await materialize(ctx.session, v, 'delta_to_fg_a', 'delta_mapped', undefined, 'VIEW');
+  const t1 = Date.now();
+  await materialize(ctx.session, v, 'fg_a', 'out_fg_a');
+  await checkContract(ctx.session, 'out_fg_a', fgAColumns(ctx.specs), `sql/${v}/fg_a.sql`);
+  const committed = await stageAndCommit({
+    session: ctx.session,
+    warehouse: ctx.warehouse,
+    runId: ctx.runId,
+    dataset: 'fg_a',
+    relation: 'out_fg_a',
+    columns: fgAColumns(ctx.specs),
+    partitionBy: ['dt', 'hh', 'mm'],
+    plans: todo.map((a) => {
+      const f = formatBatch(a);
+      return {
+        partition: batchPartition('fg_a', v, a),
+        values: [f.dt, f.hh, f.mm],
+        inputs: expected.get(a.start)!.inputs,
+        notes: { novelty: spec.novelty.enabled ? 'enabled' : 'disabled' },
+      };
+    }),
+    templates,
+    jobspecSha256,
+    featureSpecVersion: v,
+    engine: ctx.engine,
+    timingsMs: { transform: Date.now() - t1 },
+  });
+  await ctx.session.run('DROP TABLE out_fg_a');
+  return [...steps, { dataset: 'fg_a', committed, skipped, missing, seconds: (Date.now() - t0) / 1000 }];
+}

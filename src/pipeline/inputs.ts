@@ -1,0 +1,56 @@
+/**
+ * Reading upstream datasets: which partitions a step needs, their manifests,
+ * and a compact fingerprint of them for freshness checks.
+ */
+import { createHash } from 'node:crypto';
+import { BATCH_MS, DAY_MS, batchesInRange, isoZ, type Batch } from '../engine/batches.ts';
+import { registerInputView } from '../engine/execute.ts';
+import type { Manifest, ManifestInput } from '../storage/manifest.ts';
+import { batchPartition } from '../storage/layout.ts';
+import type { Column } from '../transforms/columns.ts';
+import type { RunContext } from './context.ts';
+
+export interface LoadedInput {
+  dataset: string;
+  manifests: Manifest[];
+  /** Partitions that were expected but are not committed (gaps upstream). */
+  missing: string[];
+}
+
+/** Manifests of a per-batch dataset for batches with start in [fromMs, toMs). */
+export async function loadBatchInput(ctx: RunContext, dataset: string, fromMs: number, toMs: number): Promise<LoadedInput> {
+  const parts = batchesInRange(fromMs, toMs).map((b) => batchPartition(dataset, ctx.specs.version, b));
+  const found = await ctx.warehouse.readManifests(parts);
+  return { dataset, manifests: parts.flatMap((p) => (found.has(p) ? [found.get(p)!] : [])), missing: parts.filter((p) => !found.has(p)) };
+}
+
+export const dailyPartition = (dataset: string, version: string, dayMs: number) =>
+  `${dataset}/feature_spec_version=${version}/dt=${isoZ(dayMs).slice(0, 10)}`;
+
+/**
+ * One ManifestInput standing for many partitions: their paths and run ids
+ * hashed together, so that a manifest stays small yet any upstream rerun
+ * makes it stale.
+ */
+export function digestInput(dataset: string, label: string, manifests: Manifest[]): ManifestInput {
+  const h = createHash('sha256');
+  for (const m of [...manifests].sort((a, b) => (a.partition < b.partition ? -1 : 1))) h.update(`${m.partition}@${m.run_id}\n`);
+  return { dataset, partition: `${label} (${manifests.length} partitions)`, fingerprint: h.digest('hex') };
+}
+
+export async function registerInput(ctx: RunContext, view: string, manifests: Manifest[], columns: Column[]) {
+  await registerInputView(ctx.session, ctx.warehouse, view, manifests, columns);
+}
+
+export const manifestsWithin = (input: LoadedInput, fromMs: number, toMs: number) =>
+  input.manifests.filter((m) => {
+    const start = Date.parse(`${m.partition_values.dt}T${m.partition_values.hh}:${m.partition_values.mm}:00Z`);
+    return start >= fromMs && start < toMs;
+  });
+
+export const batchOfManifest = (m: Manifest): Batch => ({
+  start: Date.parse(`${m.partition_values.dt}T${m.partition_values.hh}:${m.partition_values.mm}:00Z`),
+});
+
+export const floorDay = (ms: number) => Math.floor(ms / DAY_MS) * DAY_MS;
+export { BATCH_MS };

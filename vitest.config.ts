@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    // DuckDB sessions are heavy; two workers match the 2-core CI machine.
+    pool: 'forks',
+    maxWorkers: 2,
+  },
+});
