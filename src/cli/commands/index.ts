@@ -1,6 +1,8 @@
 /** Every CLI command, in the order `--help` lists them. */
 import type { CommandModule } from 'yargs';
 import { buildCommand } from './build.ts';
+import { exportCommand } from './export.ts';
+import { goldenCommand } from './golden.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [buildCommand];
+export const commands: CommandModule<any, any>[] = [buildCommand, exportCommand, goldenCommand];
