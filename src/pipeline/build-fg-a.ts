@@ -14,7 +14,7 @@ import { jobspecHash, type RunContext } from './context.ts';
 import { partitionState, type Expected } from './freshness.ts';
 import { batchOfManifest, dailyPartition, digestInput, floorDay, loadBatchInput, registerInput } from './inputs.ts';
 import { templateRefs } from './build-raw.ts';
-import type { StepResult } from './build.ts';
+import type { PlanEntry, StepResult } from './build.ts';
 
 const FG_A_TEMPLATES = ['ip_list_peers', 'ip_dim', 'delta_to_fg_a', 'fg_a'];
 
@@ -43,7 +43,7 @@ export async function ensureDailyCompactions(ctx: RunContext, days: number[]): P
     else todo.push({ day, src, expected });
   });
   const committed: Manifest[] = [];
-  if (todo.length) {
+  if (todo.length && !ctx.dryRun) {
     await registerInput(ctx, 'delta_peers_in', todo.flatMap((t) => t.src), deltaPeersColumns());
     await materialize(ctx.session, v, 'delta_peers_daily', 'out_delta_peers_daily');
     await checkContract(ctx.session, 'out_delta_peers_daily', deltaPeersDailyColumns(), `sql/${v}/delta_peers_daily.sql`);
@@ -127,6 +127,13 @@ export async function buildFgA(ctx: RunContext, anchors: Batch[]): Promise<StepR
   const expected = new Map(ready.map((a) => [a.start, expectedFor(a)]));
   const todo = ready.filter((a) => ctx.force || partitionState(existing.get(batchPartition('fg_a', v, a)), expected.get(a.start)!) !== 'up_to_date');
   const skipped = ready.filter((a) => !todo.includes(a)).map((a) => batchPartition('fg_a', v, a));
+  if (ctx.dryRun) {
+    const planned: PlanEntry[] = [
+      ...ready.map((a) => ({ partition: batchPartition('fg_a', v, a), state: todo.includes(a) ? (existing.has(batchPartition('fg_a', v, a)) ? ('stale' as const) : ('missing' as const)) : ('up_to_date' as const) })),
+      ...missing.map((a) => ({ partition: batchPartition('fg_a', v, a), state: 'no_input' as const })),
+    ];
+    return [...steps, { dataset: 'fg_a', committed: [], skipped, missing, seconds: (Date.now() - t0) / 1000, planned }];
+  }
   if (!todo.length) return [...steps, { dataset: 'fg_a', committed: [], skipped, missing, seconds: (Date.now() - t0) / 1000 }];
 
   const first = batchEnd(todo[0]) - maxW;

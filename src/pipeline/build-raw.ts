@@ -16,6 +16,7 @@ import { registerRawViews } from '../raw/views.ts';
 import { deltaColumns, deltaPeersColumns, pairCountsColumns, type Column } from '../transforms/columns.ts';
 import type { JobName } from '../config/jobspec-schemas.ts';
 import { jobspecHash, type RunContext } from './context.ts';
+import type { PlanEntry } from './build.ts';
 import { partitionState } from './freshness.ts';
 
 export const RAW_DATASETS = ['delta', 'delta_peers', 'pair_counts'] as const;
@@ -42,6 +43,7 @@ export interface BuildOutcome {
   skipped: string[];
   /** Batches whose raw input does not exist (gaps), never committed as empty. */
   missing: Batch[];
+  planned?: PlanEntry[];
 }
 
 export async function templateRefs(ctx: RunContext, names: string[]): Promise<TemplateRef[]> {
@@ -76,19 +78,18 @@ export async function buildFromRaw(ctx: RunContext, datasets: RawDataset[], batc
   // Skip batches whose every requested partition is up to date.
   const partitionsOf = (b: Batch) => datasets.map((d) => batchPartition(d, version, b));
   const existing = await ctx.warehouse.readManifests(ready.flatMap(partitionsOf));
-  const todo = ctx.force
-    ? ready
-    : ready.filter((b) =>
-        datasets.some(
-          (d) =>
-            partitionState(existing.get(batchPartition(d, version, b)), {
-              ...expected[d],
-              inputs: rawInputs(located.filesByBatch.get(b.start)!),
-            }) !== 'up_to_date',
-        ),
-      );
+  const stateOf = (d: RawDataset, b: Batch) =>
+    partitionState(existing.get(batchPartition(d, version, b)), { ...expected[d], inputs: rawInputs(located.filesByBatch.get(b.start)!) });
+  const todo = ctx.force ? ready : ready.filter((b) => datasets.some((d) => stateOf(d, b) !== 'up_to_date'));
   const skipped = ready.filter((b) => !todo.includes(b)).flatMap(partitionsOf);
   const missingBatches = batches.filter((b) => !ready.includes(b));
+  if (ctx.dryRun) {
+    const planned: PlanEntry[] = datasets.flatMap((d) => [
+      ...ready.map((b) => ({ partition: batchPartition(d, version, b), state: ctx.force ? ('stale' as const) : stateOf(d, b) })),
+      ...missingBatches.map((b) => ({ partition: batchPartition(d, version, b), state: 'no_input' as const })),
+    ]);
+    return { committed: [], skipped, missing: missingBatches, planned };
+  }
   if (!todo.length) return { committed: [], skipped, missing: missingBatches };
 
   const t0 = Date.now();

@@ -12,12 +12,19 @@ import { buildFromRaw, RAW_DATASETS, type RawDataset } from './build-raw.ts';
 export const BUILDABLE = ['delta', 'delta_peers', 'pair_counts', 'delta_peers_daily', 'fg_a', 'fg_b', 'fg_c'] as const;
 export type Buildable = (typeof BUILDABLE)[number];
 
+export interface PlanEntry {
+  partition: string;
+  state: 'missing' | 'stale' | 'up_to_date' | 'no_input';
+}
+
 export interface StepResult {
   dataset: string;
   committed: Manifest[];
   skipped: string[];
   missing: Batch[];
   seconds: number;
+  /** Filled in dry runs (`ndr-sql plan`): what would be built and why. */
+  planned?: PlanEntry[];
 }
 
 export interface BuildOptions {
@@ -34,7 +41,7 @@ export function registerBuilder(dataset: Buildable, builder: Builder) {
   builders.set(dataset, builder);
 }
 
-async function timed(dataset: string, fn: () => Promise<Omit<StepResult, 'dataset' | 'seconds'>>): Promise<StepResult> {
+export async function timed(dataset: string, fn: () => Promise<Omit<StepResult, 'dataset' | 'seconds'>>): Promise<StepResult> {
   const t0 = Date.now();
   const r = await fn();
   return { dataset, ...r, seconds: (Date.now() - t0) / 1000 };

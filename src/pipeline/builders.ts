@@ -1,12 +1,68 @@
 /**
  * Registers the builders of the derived datasets with `build` (imported for
- * its side effect), including what `--upstream` builds first.
+ * its side effect), including what `--upstream` builds first:
+ *   fg_a  <- raw stage (delta, delta_peers, pair_counts) of the same batches
+ *   fg_b  <- fg_a (and its raw stage) of every batch in the horizon ranges
+ *   fg_c  <- fg_a of the batches, and fg_b of each day's scheduled reference date
  */
+import { InputNotReadyError } from '../errors/index.ts';
+import { BATCH_MS, DAY_MS, batchesInRange, type Batch } from '../engine/batches.ts';
 import { registerBuilder, buildRawStage, type StepResult } from './build.ts';
-import { buildFgA } from './build-fg-a.ts';
+import { buildFgA, ensureDailyCompactions } from './build-fg-a.ts';
+import { buildFgB, horizonRanges } from './build-fg-b.ts';
+import { buildFgC, scheduledReference } from './build-fg-c.ts';
+import type { RunContext } from './context.ts';
 
-registerBuilder('fg_a', async (ctx, batches, opts) => {
+async function fgAWithUpstream(ctx: RunContext, batches: Batch[], upstream: boolean): Promise<StepResult[]> {
   const steps: StepResult[] = [];
-  if (opts.upstream) steps.push(await buildRawStage(ctx, batches));
+  if (upstream) steps.push(await buildRawStage(ctx, batches));
   return [...steps, ...(await buildFgA(ctx, batches))];
+}
+
+/** Day by day, so memory stays bounded; a day without raw input is a gap, not a failure. */
+async function fgAForRange(ctx: RunContext, fromMs: number, toMs: number): Promise<StepResult[]> {
+  const steps: StepResult[] = [];
+  for (let day = Math.floor(fromMs / DAY_MS) * DAY_MS; day < toMs; day += DAY_MS) {
+    const batches = batchesInRange(Math.max(day, fromMs), Math.min(day + DAY_MS, toMs));
+    if (!batches.length) continue;
+    try {
+      steps.push(...(await fgAWithUpstream(ctx, batches, true)));
+    } catch (e) {
+      if (!(e instanceof InputNotReadyError)) throw e;
+      ctx.log.warn('upstream_gap', { dataset: 'raw', msg: (e as Error).message });
+    }
+  }
+  return steps;
+}
+
+async function fgBWithUpstream(ctx: RunContext, referenceMs: number, upstream: boolean): Promise<StepResult[]> {
+  const steps: StepResult[] = [];
+  if (upstream) {
+    const ranges = horizonRanges(ctx, referenceMs);
+    const from = Math.min(...ranges.map((r) => r.startMs)) - BATCH_MS;
+    const to = Math.max(...ranges.map((r) => r.endMs)) - BATCH_MS;
+    steps.push(...(await fgAForRange(ctx, from, to)));
+  }
+  steps.push(await buildFgB(ctx, referenceMs));
+  return steps;
+}
+
+registerBuilder('delta_peers_daily', async (ctx, batches) => {
+  const days = [...new Set(batches.map((b) => Math.floor(b.start / DAY_MS) * DAY_MS))];
+  return [(await ensureDailyCompactions(ctx, days)).result];
+});
+
+registerBuilder('fg_a', (ctx, batches, opts) => fgAWithUpstream(ctx, batches, opts.upstream));
+
+registerBuilder('fg_b', (ctx, _batches, opts) => fgBWithUpstream(ctx, opts.referenceMs!, opts.upstream));
+
+registerBuilder('fg_c', async (ctx, batches, opts) => {
+  const steps: StepResult[] = [];
+  if (opts.upstream) {
+    steps.push(...(await fgAWithUpstream(ctx, batches, true)));
+    const refs = [...new Set(batches.map((b) => scheduledReference(ctx, Math.floor(b.start / DAY_MS) * DAY_MS)))];
+    for (const ref of refs) steps.push(...(await fgBWithUpstream(ctx, ref, true)));
+  }
+  steps.push(await buildFgC(ctx, batches, Boolean(opts.allowMissingBaseline)));
+  return steps;
 });

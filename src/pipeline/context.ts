@@ -21,6 +21,8 @@ export interface RunContext {
   log: Logger;
   engine: { ndr_sql: string; duckdb: string };
   force: boolean;
+  /** `ndr-sql plan`: decide what would run, write nothing. */
+  dryRun: boolean;
 }
 
 const PACKAGE_VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
@@ -35,6 +37,7 @@ export async function openRunContext(args: {
   warehouse: Warehouse;
   log: Logger;
   force?: boolean;
+  dryRun?: boolean;
 }): Promise<RunContext> {
   const session = await Session.open({
     memoryLimit: args.runtime.memoryLimit,
@@ -52,6 +55,7 @@ export async function openRunContext(args: {
     log: args.log,
     engine: { ndr_sql: PACKAGE_VERSION, duckdb: await session.duckdbVersion() },
     force: args.force ?? false,
+    dryRun: args.dryRun ?? false,
   };
 }
 

@@ -120,4 +120,12 @@ export class LocalWarehouse implements Warehouse {
   readJson<T>(path: string) {
     return readJsonFile<T>(join(this.dir, path));
   }
+  async listJson(prefix: string) {
+    const base = join(this.dir, prefix);
+    const entries = await readdir(base, { recursive: true }).catch(() => [] as string[]);
+    return entries
+      .filter((e) => e.endsWith('.json') && !e.endsWith(MANIFEST_NAME))
+      .map((e) => relative(this.dir, join(base, e)))
+      .sort();
+  }
 }

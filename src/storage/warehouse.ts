@@ -35,4 +35,6 @@ export interface Warehouse {
   /** Write/read a small JSON document that is not a partition (e.g. FG-B publication records). */
   writeJson(path: string, value: unknown): Promise<void>;
   readJson<T>(path: string): Promise<T | undefined>;
+  /** Paths (relative to the root) of the JSON documents written with writeJson under a prefix. */
+  listJson(prefix: string): Promise<string[]>;
 }

@@ -107,3 +107,68 @@ export function defaultBaselineMetrics(specs: JobSpecs): string[] {
     .filter((c) => ['BIGINT', 'DOUBLE', 'INTEGER'].includes(c.type) && !excluded.has(c.name))
     .map((c) => c.name);
 }
+
+const STAT_SUFFIXES: [string, string][] = [
+  ['median', 'DOUBLE'], ['p25', 'DOUBLE'], ['p75', 'DOUBLE'], ['p95', 'DOUBLE'], ['p99', 'DOUBLE'],
+  ['mad', 'DOUBLE'], ['iqr', 'DOUBLE'], ['support_count', 'BIGINT'], ['cold_start_flag', 'INTEGER'],
+];
+const baselineStats = (metrics: string[]): Column[] =>
+  metrics.flatMap((m) => STAT_SUFFIXES.map(([s, type]) => ({ name: `${m}_${s}`, type })));
+const BASELINE_TRAILER: Column[] = [
+  ...cols('BIGINT', 'capped_rows', 'total_rows'),
+  ...cols('TIMESTAMP', 'baseline_start_ts', 'baseline_end_ts'),
+  ...cols('VARCHAR', 'reference_date', 'record_id', 'feature_spec_version'),
+];
+
+export const FG_B_TABLES = ['host', 'segment', 'ip_metadata', 'pair_host', 'pair_segment'] as const;
+export type FgBTable = (typeof FG_B_TABLES)[number];
+
+const PAIR_MEASURES: Column[] = [
+  ...cols('INTEGER', 'dst_port'),
+  ...cols('BIGINT', 'pair_seen_count'),
+  ...cols('TIMESTAMP', 'pair_last_seen_ts'),
+  ...cols('BIGINT', 'active_days'),
+  ...cols('DOUBLE', 'pair_daily_avg', 'pair_rarity_score'),
+  ...cols('INTEGER', 'is_rare_pair_flag'),
+  ...cols('VARCHAR', 'baseline_horizon', 'reference_date', 'feature_spec_version'),
+];
+
+export function fgBColumns(table: FgBTable, metrics: string[]): Column[] {
+  switch (table) {
+    case 'host':
+      return [...cols('VARCHAR', 'host_ip', 'role', 'segment_id', 'time_band', 'window_label', 'baseline_horizon'), ...baselineStats(metrics), ...BASELINE_TRAILER];
+    case 'segment':
+      return [...cols('VARCHAR', 'segment_id', 'role', 'time_band', 'window_label', 'baseline_horizon'), ...baselineStats(metrics), ...BASELINE_TRAILER];
+    case 'ip_metadata':
+      return [
+        ...cols('VARCHAR', 'host_ip', 'role', 'segment_id', 'time_band', 'window_label', 'baseline_horizon'),
+        ...cols('INTEGER', 'is_full_history', 'is_non_persistent_machine', 'is_cold_start'),
+        ...cols('VARCHAR', 'machine_name', 'reference_date', 'feature_spec_version'),
+      ];
+    case 'pair_host':
+      return [...cols('VARCHAR', 'src_ip', 'dst_ip'), ...PAIR_MEASURES];
+    case 'pair_segment':
+      return [...cols('VARCHAR', 'segment_id', 'dst_ip'), ...PAIR_MEASURES];
+  }
+}
+
+export function fgCColumns(specs: JobSpecs, metrics: string[]): Column[] {
+  const transforms = specs.fg_c_builder.transforms;
+  return [
+    ...cols('VARCHAR', 'host_ip', 'role', 'window_label'),
+    ...cols('TIMESTAMP', 'window_start_ts', 'window_end_ts'),
+    ...cols('VARCHAR', 'baseline_horizon'),
+    ...cols('DOUBLE', ...metrics.flatMap((m) => transforms.map((t) => `${m}_${t}`))),
+    ...cols('DOUBLE', ...Object.keys(specs.fg_c_builder.score_families), 'anomaly_score'),
+    ...cols('BIGINT', 'strong_deviation_cnt'),
+    ...cols('VARCHAR', 'top_contributors'),
+    ...cols('DOUBLE', 'pair_rarity_mean', 'pair_rarity_max'),
+    ...cols('BIGINT', 'rare_pair_cnt', 'unseen_pair_cnt'),
+    ...cols('VARCHAR', 'baseline_source', 'baseline_reference_date'),
+    ...cols('TIMESTAMP', 'baseline_start_ts', 'baseline_end_ts'),
+    ...cols('INTEGER', 'is_cold_start'),
+    ...cols('VARCHAR', 'segment_id', 'time_band', 'record_id'),
+    ...PARTITION,
+    ...TRAILER,
+  ];
+}

@@ -3,6 +3,7 @@ import type { CommandModule } from 'yargs';
 import { buildCommand } from './build.ts';
 import { exportCommand } from './export.ts';
 import { goldenCommand } from './golden.ts';
+import { planCommand } from './plan.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [buildCommand, exportCommand, goldenCommand];
+export const commands: CommandModule<any, any>[] = [buildCommand, planCommand, exportCommand, goldenCommand];

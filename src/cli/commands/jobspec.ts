@@ -141,7 +141,7 @@ async function transfer(items: SpecItem[], target: JobSpecSource, force: boolean
   const changed = plans.filter((p) => p.status === 'update');
   if (changed.length && !force) {
     for (const p of plans) {
-      out(`${p.status === 'update' ? 'differs' : p.status === 'create' ? 'new' : 'unchanged'}  ${label(p.item)}`);
+      out(`${(p.status === 'update' ? 'differs' : p.status === 'create' ? 'new' : 'unchanged').padEnd(9)} ${label(p.item)}`);
       if (p.status === 'update') for (const c of diffJson(p.before, p.item.payload)) out(`    ${formatChange(c)}`);
     }
     throw new ConfigError(

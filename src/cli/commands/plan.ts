@@ -1,0 +1,84 @@
+/**
+ * `ndr-sql plan build <dataset> ...` / `plan run nightly --date D` / `plan --graph mermaid|text`:
+ * what would run and why (missing, stale, up to date, no input), with no writes.
+ */
+import type { Argv, CommandModule } from 'yargs';
+import { UsageError } from '../../errors/index.ts';
+import { selectBatches } from '../../engine/batches.ts';
+import { openRunContext } from '../../pipeline/context.ts';
+import { BUILDABLE, build, type PlanEntry, type StepResult } from '../../pipeline/build.ts';
+import '../../pipeline/builders.ts';
+import { DAG, renderMermaid, renderText } from '../../pipeline/dag.ts';
+import { datasetName, openCommon, withCommonOptions, type CommonArgs } from '../common.ts';
+import { withSelection } from './build.ts';
+
+interface PlanArgs extends CommonArgs {
+  verb?: string;
+  target?: string;
+  graph?: 'mermaid' | 'text';
+  date?: string;
+  batch?: string;
+  from?: string;
+  to?: string;
+  reference?: string;
+  upstream?: boolean;
+  force?: boolean;
+  verbose?: boolean;
+  allowMissingBaseline?: boolean;
+}
+
+export const planCommand: CommandModule<object, PlanArgs> = {
+  command: 'plan [verb] [target]',
+  describe: 'show what `build`/`run` would do and why, or the DAG (--graph); writes nothing',
+  builder: (y) =>
+    withCommonOptions(withSelection(y))
+      .positional('verb', { choices: ['build', 'run'] as const })
+      .positional('target', { type: 'string', describe: 'a dataset (build) or nightly|streaming (run)' })
+      .option('graph', { choices: ['mermaid', 'text'] as const, describe: 'print the pipeline DAG' })
+      .option('reference', { type: 'string' })
+      .option('upstream', { type: 'boolean' })
+      .option('force', { type: 'boolean' })
+      .option('allow-missing-baseline', { type: 'boolean' })
+      .option('verbose', { type: 'boolean', describe: 'list every partition' }) as unknown as Argv<PlanArgs>,
+  handler: async (args) => {
+    if (args.graph) {
+      process.stdout.write((args.graph === 'mermaid' ? renderMermaid(DAG) : renderText(DAG)) + '\n');
+      return;
+    }
+    if (!args.verb || !args.target) throw new UsageError('plan needs `build <dataset>` or `run nightly|streaming`, or --graph');
+    const opened = await openCommon(args);
+    const ctx = await openRunContext({ ...opened, force: args.force, dryRun: true });
+    try {
+      let steps: StepResult[];
+      if (args.verb === 'build') {
+        const dataset = datasetName(args.target, BUILDABLE);
+        const batches = dataset === 'fg_b' ? [] : selectBatches(args);
+        steps = await build(ctx, dataset, batches, {
+          upstream: Boolean(args.upstream),
+          allowMissingBaseline: args.allowMissingBaseline,
+          referenceMs: dataset === 'fg_b' ? Date.parse(args.reference ?? `${args.date}T00:00:00Z`) : undefined,
+        });
+      } else {
+        const { planNightly } = await import('../../pipeline/nightly.ts');
+        steps = await planNightly(ctx, args);
+      }
+      process.stdout.write(renderPlan(steps, Boolean(args.verbose)) + '\n');
+    } finally {
+      ctx.session.close();
+    }
+  },
+};
+
+const STATES: PlanEntry['state'][] = ['missing', 'stale', 'up_to_date', 'no_input'];
+
+export function renderPlan(steps: StepResult[], verbose: boolean): string {
+  const lines = [`${'step'.padEnd(22)}${STATES.map((s) => s.padStart(12)).join('')}`];
+  for (const step of steps) {
+    const planned = step.planned ?? [];
+    const counts = STATES.map((s) => String(planned.filter((p) => p.state === s).length).padStart(12));
+    lines.push(`${step.dataset.padEnd(22)}${counts.join('')}`);
+    if (verbose) for (const p of planned) lines.push(`  ${p.state.padEnd(11)} ${p.partition}`);
+  }
+  lines.push('', 'missing/stale partitions would be built; no_input: their input does not exist yet (built by an upstream step, or a gap).');
+  return lines.join('\n');
+}

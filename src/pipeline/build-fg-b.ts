@@ -1,0 +1,188 @@
+/**
+ * fg_a + pair_counts over each horizon -> fg_b (FEATURES.md §6), for one
+ * reference time. Baselines only look backwards: the inputs are selected by
+ * the horizon range [T_ref - days - tail, T_ref - head), nothing later is read.
+ */
+import { readFile } from 'node:fs/promises';
+import { DataError, ConfigError } from '../errors/index.ts';
+import { BATCH_MS, DAY_MS, isoZ } from '../engine/batches.ts';
+import { checkContract, materialize, stageAndCommit } from '../engine/execute.ts';
+import { createParamTable, setVariables } from '../engine/params.ts';
+import { sha256 } from '../config/jobspec-source.ts';
+import { inline, lit, sql } from '../engine/sql.ts';
+import type { Manifest, ManifestInput } from '../storage/manifest.ts';
+import { baselinePartition } from '../storage/layout.ts';
+import { FG_B_TABLES, fgAColumns, fgBColumns, pairCountsColumns, type FgBTable } from '../transforms/columns.ts';
+import { baselineMetrics } from '../transforms/jobspec-params.ts';
+import type { PlanEntry, StepResult } from './build.ts';
+import { templateRefs } from './build-raw.ts';
+import { jobspecHash, type RunContext } from './context.ts';
+import { partitionState } from './freshness.ts';
+import { digestInput, loadBatchInput, registerInput } from './inputs.ts';
+
+/** Templates in execution order: observations (capping) first, then one per table. */
+export const FG_B_STEPS: { template: string; as: string; table?: FgBTable }[] = [
+  { template: 'fg_b_observations', as: 'fgb_obs' },
+  { template: 'fg_b_host', as: 'out_fgb_host', table: 'host' },
+  { template: 'fg_b_segment', as: 'out_fgb_segment', table: 'segment' },
+  { template: 'fg_b_ip_metadata', as: 'out_fgb_ip_metadata', table: 'ip_metadata' },
+  { template: 'fg_b_pair_host', as: 'out_fgb_pair_host', table: 'pair_host' },
+  { template: 'fg_b_pair_segment', as: 'out_fgb_pair_segment', table: 'pair_segment' },
+];
+
+export interface HorizonRange {
+  horizon: string;
+  startMs: number;
+  endMs: number;
+}
+
+export function horizonRanges(ctx: RunContext, referenceMs: number): HorizonRange[] {
+  return Object.entries(ctx.specs.fg_b_builder.horizons).map(([horizon, h]) => ({
+    horizon,
+    startMs: referenceMs - (h.days + h.tail) * DAY_MS,
+    endMs: referenceMs - h.head * DAY_MS,
+  }));
+}
+
+export const referenceDate = (ms: number) => isoZ(ms).slice(0, 10);
+
+/** The publication record: written after every table of a horizon is committed. */
+export interface Publication {
+  feature_spec_version: string;
+  baseline_horizon: string;
+  reference_date: string;
+  reference_ts: string;
+  baseline_start_ts: string;
+  baseline_end_ts: string;
+  row_counts: Record<string, number>;
+  input_coverage: { fg_a_batches_found: number; fg_a_batches_expected: number; missing_examples: string[] };
+  run_id: string;
+  inputs: ManifestInput[];
+  created_at: string;
+}
+
+export const publicationPath = (version: string, horizon: string, refDate: string) =>
+  `fg_b/_publication/feature_spec_version=${version}/baseline_horizon=${horizon}/reference_date=${refDate}.json`;
+
+async function loadInventory(ctx: RunContext): Promise<{ rows: [string, string][]; input?: ManifestInput }> {
+  const file = ctx.specs.fg_b_builder.inventory_file;
+  if (!file) return { rows: [] };
+  const key = `${ctx.specs.project}/fg_b_builder#${ctx.specs.version}.inventory_file`;
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    throw new DataError({ file, rule: 'inventory readable', jobspecKey: key }, (e as NodeJS.ErrnoException).code ?? String(e));
+  }
+  const view = 'inventory_raw';
+  await ctx.session.run(inline(sql`CREATE OR REPLACE TEMP VIEW inventory_raw AS SELECT * FROM read_csv(${lit(file)}, header = true, all_varchar = true)`));
+  const cols = (await ctx.session.describe(view)).map((c) => c.name);
+  for (const need of ['ip', 'machine_name'])
+    if (!cols.includes(need)) throw new DataError({ file, column: need, rule: 'inventory has columns ip, machine_name', jobspecKey: key }, `found ${cols.join(', ')}`);
+  const rows = await ctx.session.all<{ ip: string; machine_name: string }>('SELECT trim(ip) AS ip, machine_name FROM inventory_raw WHERE ip IS NOT NULL');
+  return { rows: rows.map((r) => [r.ip, r.machine_name]), input: { dataset: 'inventory', partition: file, fingerprint: sha256(text) } };
+}
+
+export async function buildFgB(ctx: RunContext, referenceMs: number): Promise<StepResult> {
+  const t0 = Date.now();
+  const v = ctx.specs.version;
+  const refDate = referenceDate(referenceMs);
+  const metrics = baselineMetrics(ctx.specs);
+  const fgAMetrics = new Set(fgAColumns(ctx.specs).map((c) => c.name));
+  for (const m of [...ctx.specs.fg_b_builder.anomaly_capping.key_metrics, ...ctx.specs.fg_b_builder.baseline_required_metrics])
+    if (!fgAMetrics.has(m)) throw new ConfigError(`JobSpec ${ctx.specs.project}/fg_b_builder#${v}: FG-A has no metric ${m}`);
+  const templates = await templateRefs(ctx, FG_B_STEPS.map((s) => s.template));
+  const jobspecSha256 = jobspecHash(ctx, ['project_parameters', 'delta_builder', 'fg_a_builder', 'fg_b_builder']);
+  const inventory = await loadInventory(ctx);
+  const committed: Manifest[] = [];
+  const skipped: string[] = [];
+  const planned: PlanEntry[] = [];
+
+  for (const range of horizonRanges(ctx, referenceMs)) {
+    // FG-A rows with window_end_ts in the range come from batches starting 15 minutes earlier.
+    const fgA = await loadBatchInput(ctx, 'fg_a', range.startMs - BATCH_MS, range.endMs - BATCH_MS);
+    const pairs = await loadBatchInput(ctx, 'pair_counts', range.startMs, range.endMs);
+    const inputs = [
+      digestInput('fg_a', `${isoZ(range.startMs)}..${isoZ(range.endMs)}`, fgA.manifests),
+      digestInput('pair_counts', `${isoZ(range.startMs)}..${isoZ(range.endMs)}`, pairs.manifests),
+      ...(inventory.input ? [inventory.input] : []),
+    ];
+    const parts = FG_B_TABLES.map((t) => baselinePartition(t, v, range.horizon, refDate));
+    const existing = await ctx.warehouse.readManifests(parts);
+    const publication = await ctx.warehouse.readJson<Publication>(publicationPath(v, range.horizon, refDate));
+    const states = parts.map((p) => (publication ? partitionState(existing.get(p), { templates, jobspecSha256, inputs }) : 'missing'));
+    if (!ctx.force && states.every((s) => s === 'up_to_date')) {
+      skipped.push(...parts);
+      planned.push(...parts.map((partition) => ({ partition, state: 'up_to_date' as const })));
+      continue;
+    }
+    planned.push(...parts.map((partition, i) => ({ partition, state: ctx.force && states[i] === 'up_to_date' ? ('stale' as const) : states[i] })));
+    if (ctx.dryRun) continue;
+
+    const expected = (range.endMs - range.startMs) / BATCH_MS;
+    if (fgA.missing.length)
+      ctx.log.warn('fg_b_input_gaps', {
+        horizon: range.horizon,
+        reference_date: refDate,
+        msg: `${fgA.missing.length} of ${expected} FG-A batches in ${isoZ(range.startMs)}..${isoZ(range.endMs)} are not committed; they are gaps, not quiet time`,
+      });
+    await registerInput(ctx, 'fg_a_in', fgA.manifests, fgAColumns(ctx.specs));
+    await registerInput(ctx, 'pair_counts_in', pairs.manifests, pairCountsColumns());
+    await createParamTable(ctx.session, { name: 'p_inventory', columns: { ip: 'VARCHAR', machine_name: 'VARCHAR' }, rows: inventory.rows });
+    // FG-B's own eps and z_max (FEATURES.md §0, §6.1); FG-C installs its own before it runs.
+    await setVariables(ctx.session, { eps: ctx.specs.fg_b_builder.eps, z_max: ctx.specs.fg_b_builder.anomaly_capping.z_max });
+    const params = { horizon: range.horizon, range_start: isoZ(range.startMs), range_end: isoZ(range.endMs), reference_date: refDate };
+    const rowCounts: Record<string, number> = {};
+    const staged: { table: FgBTable; as: string }[] = [];
+    for (const step of FG_B_STEPS) {
+      await materialize(ctx.session, v, step.template, step.as, params);
+      if (step.table) {
+        await checkContract(ctx.session, step.as, fgBColumns(step.table, metrics), `sql/${v}/${step.template}.sql`);
+        staged.push({ table: step.table, as: step.as });
+      }
+    }
+    for (const { table, as } of staged) {
+      const [m] = await stageAndCommit({
+        session: ctx.session,
+        warehouse: ctx.warehouse,
+        runId: ctx.runId,
+        dataset: `fg_b/${table}`,
+        relation: as,
+        columns: fgBColumns(table, metrics),
+        partitionBy: ['baseline_horizon', 'reference_date'],
+        plans: [{ partition: baselinePartition(table, v, range.horizon, refDate), values: [range.horizon, refDate], inputs }],
+        templates,
+        jobspecSha256,
+        featureSpecVersion: v,
+        engine: ctx.engine,
+        timingsMs: {},
+      });
+      rowCounts[table] = m.row_count;
+      committed.push(m);
+    }
+    await ctx.warehouse.writeJson(publicationPath(v, range.horizon, refDate), {
+      feature_spec_version: v,
+      baseline_horizon: range.horizon,
+      reference_date: refDate,
+      reference_ts: isoZ(referenceMs),
+      baseline_start_ts: isoZ(range.startMs),
+      baseline_end_ts: isoZ(range.endMs),
+      row_counts: rowCounts,
+      input_coverage: { fg_a_batches_found: fgA.manifests.length, fg_a_batches_expected: expected, missing_examples: fgA.missing.slice(0, 5) },
+      run_id: ctx.runId,
+      inputs,
+      created_at: new Date().toISOString(),
+    } satisfies Publication);
+  }
+  return { dataset: 'fg_b', committed, skipped, missing: [], seconds: (Date.now() - t0) / 1000, planned };
+}
+
+/** Reference dates with a publication for a horizon, ascending. */
+export async function publishedReferences(ctx: RunContext, horizon: string): Promise<string[]> {
+  const prefix = `fg_b/_publication/feature_spec_version=${ctx.specs.version}/baseline_horizon=${horizon}`;
+  const docs = await ctx.warehouse.listJson(prefix);
+  return docs
+    .map((p) => /reference_date=(\d{4}-\d{2}-\d{2})\.json$/.exec(p)?.[1])
+    .filter((d): d is string => Boolean(d))
+    .sort();
+}
