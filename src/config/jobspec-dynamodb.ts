@@ -85,6 +85,7 @@ export interface DynamoJobSpecSourceOptions {
 }
 
 type Item = Record<string, unknown>;
+const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 export class DynamoJobSpecSource implements JobSpecSource {
   readonly table: string;
@@ -190,7 +191,7 @@ export class DynamoJobSpecSource implements JobSpecSource {
         const at = sk.indexOf('#');
         return { project: String(i[PK]), job: at < 0 ? sk : sk.slice(0, at), version: at < 0 ? '' : sk.slice(at + 1) };
       })
-      .sort((a, b) => (a.project + a.job + '#' + a.version < b.project + b.job + '#' + b.version ? -1 : 1));
+      .sort((a, b) => cmp(a.project, b.project) || cmp(a.job, b.job) || cmp(a.version, b.version));
   }
 
   /**

@@ -12,6 +12,10 @@ import type { Manifest, ManifestInput } from '../storage/manifest.ts';
 import { batchPartition } from '../storage/layout.ts';
 import { locateRaw, type Globber, type RawFile } from '../raw/locate.ts';
 import { resolveRawInput } from '../raw/spec.ts';
+import { isS3Uri } from '../storage/s3uri.ts';
+import { S3Warehouse } from '../storage/s3.ts';
+import { openS3Access } from '../storage/open.ts';
+import { s3Globber } from '../storage/s3-raw.ts';
 import { registerRawViews } from '../raw/views.ts';
 import { deltaColumns, deltaPeersColumns, pairCountsColumns, type Column } from '../transforms/columns.ts';
 import type { JobName } from '../config/jobspec-schemas.ts';
@@ -56,9 +60,16 @@ export async function templateRefs(ctx: RunContext, names: string[]): Promise<Te
 const rawInputs = (files: RawFile[]): ManifestInput[] =>
   files.map((f) => ({ dataset: 'raw', partition: f.display, fingerprint: f.fingerprint }));
 
+/** Raw input on S3 is listed per needed prefix and staged into the local cache; local globs go to DuckDB. */
+function globberFor(ctx: RunContext, uri: string): Globber | undefined {
+  if (!isS3Uri(uri)) return undefined;
+  const { s3, cache } = ctx.warehouse instanceof S3Warehouse ? { s3: ctx.warehouse.client, cache: ctx.warehouse.cache } : openS3Access(ctx.runtime);
+  return s3Globber(s3, cache);
+}
+
 export async function buildFromRaw(ctx: RunContext, datasets: RawDataset[], batches: Batch[], globber?: Globber): Promise<BuildOutcome> {
   const raw = resolveRawInput(ctx.specs, ctx.runtime);
-  const located = await locateRaw(ctx.session, raw, batches, globber);
+  const located = await locateRaw(ctx.session, raw, batches, globber ?? globberFor(ctx, raw.uri));
   const ready = batches.filter((b) => (located.filesByBatch.get(b.start) ?? []).length > 0);
   if (!ready.length) {
     throw new InputNotReadyError(

@@ -9,6 +9,8 @@ export interface ManifestFile {
   name: string;
   rows: number;
   bytes: number;
+  /** S3 only: the object's ETag, so a warm cache needs no request. */
+  etag?: string;
 }
 
 export interface ManifestInput {
