@@ -201,6 +201,10 @@ export class DynamoLockManager implements LockManager {
         return new DynamoLock(this.doc, this.tableName, body, opts.leaseMs, this.logger);
       }
       last = await this.holder(key);
+      if (last?.token === body.token) {
+        // Our put succeeded but its response was lost and the retry saw our own item: we hold it.
+        return new DynamoLock(this.doc, this.tableName, body, opts.leaseMs, this.logger);
+      }
       if (last && !triedDead.has(last.token) && staleReason(last) === 'dead_pid') {
         triedDead.add(last.token);
         continue; // retry at once, allowed to replace exactly that dead holder

@@ -142,8 +142,12 @@ class FileLock extends HeartbeatLock {
     return result === undefined ? 'skip' : result;
   }
 
-  protected async remove(): Promise<void> {
+  override async release(): Promise<void> {
     heldFiles.delete(this.path);
+    await super.release();
+  }
+
+  protected async remove(): Promise<void> {
     // Under the guard so a concurrent takeover cannot be deleted by mistake; retry briefly if busy.
     for (let i = 0; i < 50; i++) {
       const done = await withGuard(this.path, async () => {

@@ -1,0 +1,3 @@
+export * from './logger.ts';
+export * from './progress.ts';
+export * from './summary.ts';
