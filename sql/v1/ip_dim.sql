@@ -116,20 +116,32 @@ segment_hits AS (
   JOIN segment_nets n
     ON n.family = pr.family AND n.prefix_len = pr.prefix_len AND n.prefix_bits = pr.key
   GROUP BY pr.ip
+),
+scoped AS (
+  SELECT
+    p.ip,
+    p.bits IS NOT NULL AS is_valid,
+    CASE WHEN p.bits IS NULL THEN false
+         WHEN prm.all_hosts THEN true
+         ELSE ih.ip IS NOT NULL
+    END AS is_internal,
+    sh.segment_id AS table_segment_id,
+    -- the ip's own network, staged as a column so it is computed once
+    CASE WHEN sh.segment_id IS NULL
+         THEN ip_network_bits(p.bits, CASE p.family WHEN 4 THEN prm.v4_len ELSE prm.v6_len END)
+    END AS net_bits,
+    CASE p.family WHEN 4 THEN prm.v4_len ELSE prm.v6_len END AS net_len
+  FROM parsed p
+  CROSS JOIN params prm
+  LEFT JOIN internal_hits ih ON ih.ip = p.ip
+  LEFT JOIN segment_hits sh ON sh.ip = p.ip
 )
 SELECT
-  p.ip,
-  p.bits IS NOT NULL AS is_valid,
-  CASE WHEN p.bits IS NULL THEN false
-       WHEN prm.all_hosts THEN true
-       ELSE ih.ip IS NOT NULL
-  END AS is_internal,
-  CASE WHEN p.bits IS NULL THEN 'SEG_UNKNOWN'
-       WHEN sh.segment_id IS NOT NULL THEN sh.segment_id
-       WHEN p.family = 4 THEN ip_network_text(p.bits, prm.v4_len)
-       ELSE ip_network_text(p.bits, prm.v6_len)
+  ip,
+  is_valid,
+  is_internal,
+  CASE WHEN NOT is_valid THEN 'SEG_UNKNOWN'
+       WHEN table_segment_id IS NOT NULL THEN table_segment_id
+       ELSE ip__bits_to_text(net_bits) || '/' || CAST(net_len AS VARCHAR)
   END AS segment_id
-FROM parsed p
-CROSS JOIN params prm
-LEFT JOIN internal_hits ih ON ih.ip = p.ip
-LEFT JOIN segment_hits sh ON sh.ip = p.ip
+FROM scoped
