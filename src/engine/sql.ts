@@ -41,7 +41,7 @@ export const ident = (name: string) => sql.id(name);
 /** A literal value rendered inline (for DDL, where DuckDB does not accept bound parameters). */
 export const lit = (value: string | number | boolean | null) => sql.lit(value);
 /** A list of string literals, e.g. a manifest's file list for read_parquet([...]). */
-export const litList = (values: string[]) => sql`[${sql.join(values.map((v) => sql.lit(v)))}]`;
+export const litList = (values: readonly string[]) => sql`[${sql.join(values.map((v) => sql.lit(v)))}]`;
 /** Render a fragment that must not carry bound parameters (views, COPY targets). */
 export function inline(fragment: SqlFragment): string {
   const c = compile(fragment);

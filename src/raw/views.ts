@@ -68,9 +68,9 @@ async function readerFor(raw: ResolvedRawInput, files: RawFile[]): Promise<SqlFr
   const paths = litList(files.map((f) => f.local));
   switch (raw.format) {
     case 'parquet':
-      return sql`read_parquet(${paths}, union_by_name = true, filename = true)`;
+      return sql`read_parquet(${paths}, union_by_name = true, filename = true, hive_partitioning = false)`;
     case 'ndjson':
-      return sql`read_json(${paths}, format = 'newline_delimited', union_by_name = true, filename = true, maximum_object_size = 16777216)`;
+      return sql`read_json(${paths}, format = 'newline_delimited', union_by_name = true, filename = true, hive_partitioning = false, maximum_object_size = 16777216)`;
     case 'zeek_tsv': {
       const fields = await zeekFields(files[0].local);
       for (const f of files.slice(1)) {
@@ -80,7 +80,7 @@ async function readerFor(raw: ResolvedRawInput, files: RawFile[]): Promise<SqlFr
       }
       const columns = sql`{${sql.join(fields.map((f) => sql`${lit(f)}: 'VARCHAR'`))}}`;
       return sql`read_csv(${paths}, delim = '\t', header = false, comment = '#', quote = '', escape = '',
-        nullstr = '-', auto_detect = false, columns = ${columns}, filename = true, strict_mode = false)`;
+        nullstr = '-', auto_detect = false, columns = ${columns}, filename = true, strict_mode = false, hive_partitioning = false)`;
     }
   }
 }
