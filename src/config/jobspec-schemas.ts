@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { columnIdent, portSetIdent } from './identifiers.ts';
+import { publishSectionSchema } from '../publish/spec.ts';
 
 const cidr = z.string().regex(/^[0-9a-fA-F:.]+\/\d{1,3}$/, { message: 'must be a CIDR like 10.0.0.0/8' });
 const port = z.number().int().min(0).max(65535);
@@ -103,6 +104,8 @@ export const projectParametersSchema = z.object({
     .default(['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7']),
   /** FG-B rebuild cadence for nightly runs and --upstream. */
   baseline_schedule: z.enum(['monthly', 'weekly', 'daily']).default('monthly'),
+  /** Feature-store publish settings per dataset (fg_a_wide, fg_c). */
+  publish: publishSectionSchema,
 });
 export type ProjectParameters = z.infer<typeof projectParametersSchema>;
 
