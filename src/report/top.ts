@@ -1,0 +1,86 @@
+/**
+ * `ndr-sql top`: the most anomalous hosts of a day (FEATURES.md §7.5), ranked
+ * and explained by sql/<v>/top_hosts.sql; this module loads its inputs and
+ * formats the result for people (table) or tools (json, csv).
+ */
+import { InputNotReadyError } from '../errors/index.ts';
+import { DAY_MS, isoZ } from '../engine/batches.ts';
+import { materialize } from '../engine/execute.ts';
+import type { RunContext } from '../pipeline/context.ts';
+import { batchOfManifest, loadBatchInput, registerInput } from '../pipeline/inputs.ts';
+import { baselinePartition } from '../storage/layout.ts';
+import { fgAColumns, fgBColumns, fgCColumns } from '../transforms/columns.ts';
+import { baselineMetrics, fgCMetrics } from '../transforms/jobspec-params.ts';
+
+export interface Contributor {
+  metric: string;
+  z: number | null;
+  value: number | null;
+  baseline_median: number | null;
+  baseline_mad: number | null;
+}
+
+export interface TopHost {
+  rank: number;
+  host_ip: string;
+  max_strong_deviation_cnt: number;
+  sum_strong_deviation_cnt: number;
+  role: string;
+  window_label: string;
+  window_end_ts: Date;
+  segment_id: string;
+  strong_deviation_cnt: number;
+  anomaly_score: number | null;
+  anomaly_strength_core: number | null;
+  beacon_suspicion_score: number | null;
+  exfiltration_suspicion_score: number | null;
+  lateral_movement_score: number | null;
+  baseline_source: string;
+  baseline_reference_date: string | null;
+  top_contributors: string | null;
+  contributors: Contributor[] | null;
+}
+
+export async function topHosts(ctx: RunContext, dayMs: number, horizon: string, limit: number): Promise<TopHost[]> {
+  const v = ctx.specs.version;
+  const inDay = (prefix: string) => loadBatchInput(ctx, prefix, dayMs, dayMs + DAY_MS);
+  const partsC = await ctx.warehouse.listCommitted(`fg_c/feature_spec_version=${v}/baseline_horizon=${horizon}/dt=${isoZ(dayMs).slice(0, 10)}`);
+  const fgC = [...(await ctx.warehouse.readManifests(partsC)).values()];
+  if (!fgC.length)
+    throw new InputNotReadyError(`input not ready: no fg_c partitions for ${isoZ(dayMs).slice(0, 10)} horizon ${horizon}; run ndr-sql build fg-c --date ${isoZ(dayMs).slice(0, 10)} --upstream`);
+  const fgA = (await inDay('fg_a')).manifests.filter((m) => fgC.some((c) => batchOfManifest(c).start === batchOfManifest(m).start));
+  const refs = [...new Set(fgC.map((m) => String(m.notes?.baseline ?? '')).filter((b) => b.startsWith(`${horizon}/`)).map((b) => b.split('/')[1]))];
+  const metrics = baselineMetrics(ctx.specs);
+  const baselines = async (table: 'host' | 'segment') =>
+    [...(await ctx.warehouse.readManifests(refs.map((r) => baselinePartition(table, v, horizon, r)))).values()];
+  await registerInput(ctx, 'fg_c_in', fgC, fgCColumns(ctx.specs, fgCMetrics(ctx.specs)));
+  await registerInput(ctx, 'fg_a_in', fgA, fgAColumns(ctx.specs));
+  await registerInput(ctx, 'fgb_host_in', await baselines('host'), fgBColumns('host', metrics));
+  await registerInput(ctx, 'fgb_segment_in', await baselines('segment'), fgBColumns('segment', metrics));
+  await materialize(ctx.session, v, 'top_hosts', 'out_top', { horizon, limit });
+  return ctx.session.all<TopHost>('SELECT * FROM out_top ORDER BY rank');
+}
+
+const num = (x: number | null | undefined, digits = 2) => (x === null || x === undefined ? '-' : Number.isInteger(x) ? String(x) : x.toFixed(digits));
+const hhmm = (d: Date) => d.toISOString().slice(11, 16);
+
+function explain(c: Contributor): string {
+  return `${c.metric} z=${num(c.z)} now=${num(c.value)} med=${num(c.baseline_median)} mad=${num(c.baseline_mad)}`;
+}
+
+export function renderTop(rows: TopHost[], format: 'table' | 'json' | 'csv', marks: Map<string, string> = new Map()): string {
+  if (format === 'json') return rows.map((r) => JSON.stringify({ ...r, ...(marks.has(r.host_ip) ? { ground_truth: marks.get(r.host_ip) } : {}) })).join('\n');
+  if (format === 'csv') {
+    const head = 'rank,host_ip,max_strong_deviation_cnt,sum_strong_deviation_cnt,role,window_label,window_end_ts,anomaly_score,anomaly_strength_core,beacon_suspicion_score,exfiltration_suspicion_score,lateral_movement_score,baseline_source,top_contributors';
+    const q = (s: unknown) => `"${String(s ?? '').replaceAll('"', '""')}"`;
+    return [head, ...rows.map((r) => [r.rank, r.host_ip, r.max_strong_deviation_cnt, r.sum_strong_deviation_cnt, r.role, r.window_label, r.window_end_ts.toISOString(), r.anomaly_score, r.anomaly_strength_core, r.beacon_suspicion_score, r.exfiltration_suspicion_score, r.lateral_movement_score, r.baseline_source, q(r.top_contributors)].join(','))].join('\n');
+  }
+  const lines = [`${'#'.padStart(3)} ${'host'.padEnd(16)} ${'strong'.padStart(6)} ${'sum'.padStart(5)} ${'role'.padEnd(8)} ${'window'.padEnd(6)} ${'end'.padEnd(5)} ${'score'.padStart(5)} ${'core'.padStart(5)} ${'beacon'.padStart(6)} ${'exfil'.padStart(5)} ${'lateral'.padStart(7)} ${'base'.padEnd(7)} truth`];
+  for (const r of rows) {
+    lines.push(
+      `${String(r.rank).padStart(3)} ${r.host_ip.padEnd(16)} ${String(r.max_strong_deviation_cnt).padStart(6)} ${String(r.sum_strong_deviation_cnt).padStart(5)} ${r.role.padEnd(8)} ${r.window_label.padEnd(6)} ${hhmm(r.window_end_ts)} ${num(r.anomaly_score).padStart(5)} ${num(r.anomaly_strength_core).padStart(5)} ${num(r.beacon_suspicion_score).padStart(6)} ${num(r.exfiltration_suspicion_score).padStart(5)} ${num(r.lateral_movement_score).padStart(7)} ${r.baseline_source.padEnd(7)} ${marks.get(r.host_ip) ?? ''}`,
+    );
+    for (const c of r.contributors ?? []) lines.push(`      ${explain(c)}`);
+  }
+  return lines.join('\n');
+}
