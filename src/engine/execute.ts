@@ -3,7 +3,8 @@
  * check its output against the declared contract, stage Parquet with
  * run-unique names, then commit each partition (manifest last).
  */
-import { readdir } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
+import pLimit from 'p-limit';
 import { join } from 'node:path';
 import { DataError } from '../errors/index.ts';
 import type { Manifest, ManifestInput } from '../storage/manifest.ts';
@@ -91,59 +92,63 @@ export async function stageAndCommit(req: CommitRequest): Promise<Manifest[]> {
   const select = sql`SELECT ${sql.join(req.columns.map((c) => ident(c.name)))} FROM ${ident(req.relation)}`;
   const t0 = Date.now();
   await req.session.run(
-    inline(sql`COPY (${select}) TO ${lit(stage)} (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (${sql.join(
+    inline(sql`COPY (${select}) TO ${lit(stage)} (FORMAT parquet, COMPRESSION snappy, PARTITION_BY (${sql.join(
       req.partitionBy.map(ident),
     )}), WRITE_PARTITION_COLUMNS true, FILENAME_PATTERN ${lit(`part-${req.runId}-{i}`)}, OVERWRITE_OR_IGNORE true)`),
   );
-  const manifests: Manifest[] = [];
-  for (const plan of req.plans) {
-    const dir = join(stage, ...req.partitionBy.map((k, i) => `${k}=${plan.values[i]}`));
-    let files = (await readdir(dir).catch(() => [] as string[])).filter((f) => f.endsWith('.parquet')).map((f) => join(dir, f));
-    if (!files.length) files = [await writeEmpty(req, dir, select)];
-    const rows = await rowsPerFile(req.session, files);
-    const row_count = rows.reduce((a, b) => a + b, 0);
-    manifests.push(
-      await req.warehouse.commit({
-        partition: plan.partition,
-        localFiles: files.map((path, i) => ({ path, rows: rows[i] })),
-        manifest: {
-          dataset: req.dataset,
+  // List every staged file first, so row counts take one metadata query for the whole run.
+  const staged = await Promise.all(
+    req.plans.map(async (plan) => {
+      const dir = join(stage, ...req.partitionBy.map((k, i) => `${k}=${plan.values[i]}`));
+      const files = (await readdir(dir).catch(() => [] as string[])).filter((f) => f.endsWith('.parquet')).map((f) => join(dir, f));
+      return { plan, dir, files };
+    }),
+  );
+  for (const s of staged) if (!s.files.length) s.files = [await writeEmpty(req, s.dir, select)];
+  const rows = await rowsPerFile(req.session, staged.flatMap((s) => s.files));
+  const limit = pLimit(8);
+  return Promise.all(
+    staged.map(({ plan, files }) =>
+      limit(() =>
+        req.warehouse.commit({
           partition: plan.partition,
-          partition_values: Object.fromEntries(req.partitionBy.map((k, i) => [k, plan.values[i]])),
-          feature_spec_version: req.featureSpecVersion,
-          run_id: req.runId,
-          created_at: new Date().toISOString(),
-          row_count,
-          columns: req.columns,
-          template: req.templates,
-          jobspec_sha256: req.jobspecSha256,
-          inputs: plan.inputs,
-          dq: plan.dq ?? {},
-          missing_optional_fields: req.missingOptionalFields ?? [],
-          engine: req.engine,
-          timings_ms: { ...req.timingsMs, stage_and_commit: Date.now() - t0 },
-          ...(plan.notes ? { notes: plan.notes } : {}),
-        },
-      }),
-    );
-  }
-  return manifests;
+          localFiles: files.map((path) => ({ path, rows: rows.get(path) ?? 0 })),
+          manifest: {
+            dataset: req.dataset,
+            partition: plan.partition,
+            partition_values: Object.fromEntries(req.partitionBy.map((k, i) => [k, plan.values[i]])),
+            feature_spec_version: req.featureSpecVersion,
+            run_id: req.runId,
+            created_at: new Date().toISOString(),
+            row_count: files.reduce((a, f) => a + (rows.get(f) ?? 0), 0),
+            columns: req.columns,
+            template: req.templates,
+            jobspec_sha256: req.jobspecSha256,
+            inputs: plan.inputs,
+            dq: plan.dq ?? {},
+            missing_optional_fields: req.missingOptionalFields ?? [],
+            engine: req.engine,
+            timings_ms: { ...req.timingsMs, stage_and_commit: Date.now() - t0 },
+            ...(plan.notes ? { notes: plan.notes } : {}),
+          },
+        }),
+      ),
+    ),
+  );
 }
 
 async function writeEmpty(req: CommitRequest, dir: string, select: ReturnType<typeof sql>): Promise<string> {
-  const { mkdir } = await import('node:fs/promises');
   await mkdir(dir, { recursive: true });
   const file = join(dir, `part-${req.runId}-empty.parquet`);
   await req.session.run(inline(sql`COPY (${select} LIMIT 0) TO ${lit(file)} (FORMAT parquet)`));
   return file;
 }
 
-async function rowsPerFile(session: Session, files: string[]): Promise<number[]> {
+async function rowsPerFile(session: Session, files: string[]): Promise<Map<string, number>> {
   const rows = await session.all<{ file_name: string; n: number }>(
     inline(sql`SELECT file_name, sum(num_rows)::BIGINT AS n FROM parquet_file_metadata(${litList(files)}) GROUP BY file_name`),
   );
-  const byFile = new Map(rows.map((r) => [r.file_name, r.n]));
-  return files.map((f) => byFile.get(f) ?? 0);
+  return new Map(rows.map((r) => [r.file_name, r.n]));
 }
 
 /** Register an upstream dataset as a view over its manifests' files (never a glob). */
