@@ -4,7 +4,8 @@ import { EXIT, UsageError } from '../../errors/index.ts';
 import { isoZ, parseDay, parseInstant, selectBatches } from '../../engine/batches.ts';
 import type { Logger } from '../../log/index.ts';
 import { openRunContext } from '../../pipeline/context.ts';
-import { BUILDABLE, build, type StepResult } from '../../pipeline/build.ts';
+import { BUILDABLE, build, buildRawStage, type StepResult } from '../../pipeline/build.ts';
+import { RAW_DATASETS } from '../../pipeline/build-raw.ts';
 import '../../pipeline/builders.ts';
 import { datasetName, openCommon, withCommonOptions, type CommonArgs } from '../common.ts';
 
@@ -33,18 +34,20 @@ export const buildCommand: CommandModule<object, BuildArgs> = {
   describe: 'build a dataset for a day, a batch or a range',
   builder: (y) =>
     withCommonOptions(withSelection(y))
-      .positional('dataset', { type: 'string', describe: BUILDABLE.join(' | ') + ' (fg-a spelling accepted)', demandOption: true })
+      .positional('dataset', { type: 'string', describe: BUILDABLE.join(' | ') + ' (fg-a spelling accepted; delta,delta_peers,pair_counts builds them in one pass)', demandOption: true })
       .option('reference', { type: 'string', describe: 'fg_b: reference instant (ISO) instead of --date' })
       .option('upstream', { type: 'boolean', describe: 'first build missing or stale inputs' })
       .option('force', { type: 'boolean', describe: 'rebuild partitions that are up to date' })
       .option('allow-missing-baseline', { type: 'boolean', describe: "fg_c: emit baseline_source='none' rows when no FG-B exists" }) as unknown as Argv<BuildArgs>,
   handler: async (args) => {
-    const dataset = datasetName(args.dataset, BUILDABLE);
+    // `delta,delta_peers,pair_counts` builds the raw stage once for all three (one read of the raw input).
+    const rawStage = args.dataset.includes(',') ? args.dataset.split(',').map((d) => datasetName(d, RAW_DATASETS)) : undefined;
+    const dataset = rawStage ? 'delta' : datasetName(args.dataset, BUILDABLE);
     const opened = await openCommon(args);
     const batches = dataset === 'fg_b' ? [] : selectBatches(args);
     const ctx = await openRunContext({ ...opened, force: args.force });
     try {
-      const results = await build(ctx, dataset, batches, {
+      const results = rawStage ? [await buildRawStage(ctx, batches, rawStage)] : await build(ctx, dataset, batches, {
         upstream: Boolean(args.upstream),
         allowMissingBaseline: args.allowMissingBaseline,
         referenceMs: dataset === 'fg_b' ? referenceOf(args) : undefined,
