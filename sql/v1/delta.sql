@@ -34,7 +34,11 @@ port_hits AS (
     ) h USING (host_ip, role, batch_start, set_name)
 ),
 port_cols AS (
-    PIVOT port_hits ON col USING sum(n)::BIGINT GROUP BY host_ip, role, batch_start
+    -- the IN list comes from the JobSpec, so every set is a column even for an empty batch
+    PIVOT port_hits
+    ON col IN (SELECT DISTINCT set_name || '_port_sessions_cnt' FROM p_port_sets)
+    USING sum(n)::BIGINT
+    GROUP BY host_ip, role, batch_start
 ),
 base AS (
     SELECT

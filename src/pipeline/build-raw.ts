@@ -40,6 +40,11 @@ const DEFS: Record<RawDataset, RawDatasetDef> = {
   pair_counts: { template: 'pair_counts', columns: () => pairCountsColumns(), jobs: ['project_parameters', 'delta_builder', 'pair_counts_builder'], via: [] },
 };
 
+/** The DQ block of a batch that read no rows (dq_counts.sql has no row for it). */
+const NO_ROWS_DQ = Object.fromEntries(
+  ['rows_read', 'filter_null_bytes_ports', 'drop_malformed_ip', 'null_event_start', 'outside_batch', 'duration_non_negative', 'bytes_non_negative', 'rows_kept'].map((k) => [k, 0]),
+);
+
 const SHARED_TEMPLATES = ['events', 'ip_list_events', 'ip_dim', 'events_dq'];
 
 export interface BuildOutcome {
@@ -142,7 +147,7 @@ export async function buildFromRaw(ctx: RunContext, datasets: RawDataset[], batc
         partition: batchPartition(ds, version, b),
         values: [f.dt, f.hh, f.mm],
         inputs: rawInputs(located.filesByBatch.get(b.start)!),
-        dq: dq.get(b.start) ?? {},
+        dq: dq.get(b.start) ?? NO_ROWS_DQ,
         notes: { raw_uri: raw.uri, run_dq_unplaced: dq.get(-1) ?? {} },
       };
     });
