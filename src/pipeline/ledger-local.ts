@@ -257,6 +257,41 @@ export class LocalLedger implements Ledger {
     });
   }
 
+  /**
+   * Many records in one transaction: one read of the current rows, one
+   * multi-row upsert (a nightly step records hundreds of partitions; one
+   * transaction per record costs ~10-25 ms each). Same merge rules as `record`;
+   * records of the same key apply in order.
+   */
+  recordMany(inputs: LedgerRecordInput[]): Promise<LedgerEntry[]> {
+    if (!inputs.length) return Promise.resolve([]);
+    return this.withConnection(async (conn) => {
+      await conn.run('BEGIN TRANSACTION');
+      try {
+        const keyOf = (k: LedgerKey) => JSON.stringify([k.project, k.version, k.dataset, k.partition]);
+        const merged = new Map<string, LedgerEntry>();
+        for (const scope of new Set(inputs.map((i) => JSON.stringify([i.project, i.version])))) {
+          const [project, version] = JSON.parse(scope) as [string, string];
+          const reader = await conn.runAndReadAll(`SELECT ${COLUMN_LIST} FROM ledger WHERE "project" = $1 AND "version" = $2`, [project, version]);
+          const wanted = new Set(inputs.map(keyOf));
+          for (const e of (reader.getRowObjectsJS() as Row[]).map(fromRow)) if (wanted.has(keyOf(e))) merged.set(keyOf(e), e);
+        }
+        for (const i of inputs) merged.set(keyOf(i), mergeLedgerEntry(merged.get(keyOf(i)), i));
+        const rows = inputs.map((i) => merged.get(keyOf(i))!).filter((e, idx, all) => all.indexOf(e) === idx);
+        const tuple = (r: number) => `(${COLUMNS.map((_, c) => `$${r * COLUMNS.length + c + 1}`).join(', ')})`;
+        for (let off = 0; off < rows.length; off += 500) {
+          const chunk = rows.slice(off, off + 500);
+          await conn.run(`INSERT OR REPLACE INTO ledger (${COLUMN_LIST}) VALUES ${chunk.map((_, r) => tuple(r)).join(', ')}`, chunk.flatMap(toValues));
+        }
+        await conn.run('COMMIT');
+        return rows;
+      } catch (e) {
+        await conn.run('ROLLBACK').catch(() => undefined);
+        throw e;
+      }
+    });
+  }
+
   get(key: LedgerKey): Promise<LedgerEntry | undefined> {
     return this.withConnection((conn) => this.read(conn, key));
   }
