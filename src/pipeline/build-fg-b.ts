@@ -22,12 +22,13 @@ import { digestInput, loadBatchInput, registerInput } from './inputs.ts';
 
 /** Templates in execution order: observations (capping) first, then one per table. */
 export const FG_B_STEPS: { template: string; as: string; table?: FgBTable }[] = [
-  { template: 'fg_b_observations', as: 'fgb_obs' },
-  { template: 'fg_b_host', as: 'out_fgb_host', table: 'host' },
-  { template: 'fg_b_segment', as: 'out_fgb_segment', table: 'segment' },
-  { template: 'fg_b_ip_metadata', as: 'out_fgb_ip_metadata', table: 'ip_metadata' },
-  { template: 'fg_b_pair_host', as: 'out_fgb_pair_host', table: 'pair_host' },
-  { template: 'fg_b_pair_segment', as: 'out_fgb_pair_segment', table: 'pair_segment' },
+  { template: 'fg_b_run', as: 'fgb_run' },
+  { template: 'fg_b_capped', as: 'fgb_capped' },
+  { template: 'fg_b_host', as: 'fgb_host', table: 'host' },
+  { template: 'fg_b_segment', as: 'fgb_segment', table: 'segment' },
+  { template: 'fg_b_ip_metadata', as: 'fgb_ip_metadata', table: 'ip_metadata' },
+  { template: 'fg_b_pair_host', as: 'fgb_pair_host', table: 'pair_host' },
+  { template: 'fg_b_pair_segment', as: 'fgb_pair_segment', table: 'pair_segment' },
 ];
 
 export interface HorizonRange {

@@ -1,0 +1,33 @@
+-- fg_b_pair_host (feature_spec_version v1) — FEATURES.md §6.5 pair rarity, host level (`fg_b/pair_host`).
+--
+-- Purpose: how often each (src_ip, dst_ip, dst_port) pair was seen over the horizon range.
+-- Inputs:
+--   pair_counts_in  view, grain (src_ip, dst_ip, dst_port, batch): pair_counts rows
+--                   (docs/CONTRACTS.md); rows outside the range are ignored.
+-- Parameters: $horizon VARCHAR, $range_start / $range_end TIMESTAMP (batch_start =
+--             slice_start_ts in [start, end)), $reference_date VARCHAR.
+-- Variables:  rarity_threshold, feature_spec_version.
+-- Output grain: (src_ip, dst_ip, dst_port).
+-- Columns: src_ip, dst_ip VARCHAR, dst_port INTEGER, pair_seen_count BIGINT,
+--   pair_last_seen_ts TIMESTAMP, active_days BIGINT, pair_daily_avg, pair_rarity_score DOUBLE,
+--   is_rare_pair_flag INTEGER, baseline_horizon, reference_date, feature_spec_version VARCHAR.
+-- Definitions: pair_seen_count = Σ sessions_cnt; pair_last_seen_ts = max(event_ts);
+--   active_days = count of distinct UTC dates of slice_start_ts (batch_start);
+--   pair_daily_avg = pair_seen_count / active_days; pair_rarity_score = 1 / (1 + pair_seen_count);
+--   is_rare_pair_flag = 1 if pair_rarity_score >= rarity_threshold.
+-- Choices where FEATURES.md is silent: none beyond the half-open range.
+SELECT src_ip, dst_ip, dst_port,
+       sum(sessions_cnt)::BIGINT                                      AS pair_seen_count,
+       max(event_ts)                                                  AS pair_last_seen_ts,
+       count(DISTINCT slice_start_ts::DATE)                           AS active_days,
+       sum(sessions_cnt)::DOUBLE / count(DISTINCT slice_start_ts::DATE) AS pair_daily_avg,
+       1.0::DOUBLE / (1 + sum(sessions_cnt)::DOUBLE)                  AS pair_rarity_score,
+       (1.0::DOUBLE / (1 + sum(sessions_cnt)::DOUBLE) >= getvariable('rarity_threshold')::DOUBLE)::INTEGER
+                                                                      AS is_rare_pair_flag,
+       $horizon::VARCHAR                                              AS baseline_horizon,
+       $reference_date::VARCHAR                                       AS reference_date,
+       getvariable('feature_spec_version')::VARCHAR                   AS feature_spec_version
+FROM pair_counts_in
+WHERE slice_start_ts >= $range_start::TIMESTAMP
+  AND slice_start_ts <  $range_end::TIMESTAMP
+GROUP BY src_ip, dst_ip, dst_port

@@ -1,0 +1,105 @@
+-- fg_b_segment (feature_spec_version v1) — FEATURES.md §6.3 segment baselines (`fg_b/segment`).
+--
+-- Purpose: the statistics of fg_b_host per (segment_id, role, time_band, window_label), over
+--   the observations of every host of the segment: for each baseline metric m, exact linear
+--   quantiles m_median, m_p25, m_p75, m_p95, m_p99 and the true MAD m_mad over the NON-capped
+--   observations with m non-NULL; m_iqr = m_p75 - m_p25; m_support_count = non-NULL m over ALL
+--   observations (capped included); m_cold_start_flag = 1 if m_support_count < support_min[m].
+--
+-- Inputs:
+--   fg_a_in            view, grain (host_ip, role, window_label, window_end_ts): FG-A rows.
+--   fgb_capped         temp table from fg_b_capped.sql (run first): the capped observations.
+--   fgb_run            temp table from fg_b_run.sql: baseline_horizon, baseline_start_ts,
+--                      baseline_end_ts, reference_date of this run.
+--   p_baseline_metrics (metric, support_min), row order (rowid) = output column order.
+-- Parameters: none (a PIVOT with a subquery value list cannot carry bound parameters in a
+--             CREATE TABLE AS; the run constants come from fgb_run). Observations are the
+--             fg_a_in rows with window_end_ts in [baseline_start_ts, baseline_end_ts).
+-- Variables:  feature_spec_version.
+-- Output grain: (segment_id, role, time_band, window_label, baseline_horizon).
+-- Columns (docs/CONTRACTS.md fg_b segment): segment_id, role, time_band, window_label,
+--   baseline_horizon, then per metric m in p_baseline_metrics order: m_median, m_p25, m_p75,
+--   m_p95, m_p99, m_mad, m_iqr DOUBLE, m_support_count BIGINT, m_cold_start_flag INTEGER;
+--   then capped_rows, total_rows BIGINT, baseline_start_ts, baseline_end_ts TIMESTAMP,
+--   reference_date, record_id, feature_spec_version VARCHAR.
+--
+-- How: as fg_b_host (one wide hash aggregation with COLUMNS, UNPIVOT to (group, metric),
+--   PIVOT back in p_baseline_metrics order), grouped by the segment key.
+--
+-- Choices where FEATURES.md is silent: as fg_b_host (values cast to DOUBLE; all-capped group
+--   gives NULL statistics with support still counted; a NULL segment_id forms its own group
+--   and renders as '' in record_id; an unknown baseline metric is an error).
+WITH
+fga_metric_columns AS (
+    SELECT column_name AS metric
+    FROM duckdb_columns()
+    WHERE table_name = 'fg_a_in' AND numeric_precision IS NOT NULL
+),
+guard AS (
+    SELECT CASE WHEN count(*) = 0 THEN true
+                ELSE error('fg_b: baseline_metrics not found among numeric FG-A columns: '
+                           || string_agg(metric, ', ' ORDER BY metric)) END AS ok
+    FROM p_baseline_metrics
+    WHERE metric NOT IN (SELECT metric FROM fga_metric_columns)
+),
+obs AS (
+    SELECT o.*, (c.host_ip IS NOT NULL) AS is_capped__
+    FROM fg_a_in o
+    LEFT JOIN fgb_capped c
+      ON c.host_ip = o.host_ip AND c.role = o.role
+     AND c.window_label = o.window_label AND c.window_end_ts = o.window_end_ts
+    WHERE o.window_end_ts >= (SELECT baseline_start_ts FROM fgb_run)
+      AND o.window_end_ts <  (SELECT baseline_end_ts FROM fgb_run)
+      AND (SELECT ok FROM guard)
+),
+agg AS (
+    SELECT segment_id, role, time_band, window_label,
+           count(*) AS total_rows__,
+           count(*) FILTER (WHERE is_capped__) AS capped_rows__,
+           {'q':   quantile_cont(COLUMNS(* EXCLUDE (host_ip, role, window_label, window_start_ts, window_end_ts,
+                                                    segment_id, record_id, time_band, dt, hh, mm, mini_batch_id,
+                                                    feature_spec_version, is_capped__))::DOUBLE,
+                                 [0.5, 0.25, 0.75, 0.95, 0.99]) FILTER (WHERE NOT is_capped__),
+            'mad': mad(COLUMNS(* EXCLUDE (host_ip, role, window_label, window_start_ts, window_end_ts,
+                                          segment_id, record_id, time_band, dt, hh, mm, mini_batch_id,
+                                          feature_spec_version, is_capped__))::DOUBLE) FILTER (WHERE NOT is_capped__),
+            'n':   count(COLUMNS(* EXCLUDE (host_ip, role, window_label, window_start_ts, window_end_ts,
+                                            segment_id, record_id, time_band, dt, hh, mm, mini_batch_id,
+                                            feature_spec_version, is_capped__)))}
+    FROM obs
+    GROUP BY segment_id, role, time_band, window_label
+),
+long AS (
+    SELECT u.role, u.segment_id, u.time_band, u.window_label, u.total_rows__, u.capped_rows__,
+           u.metric,
+           u.s.q[1] AS median, u.s.q[2] AS p25, u.s.q[3] AS p75, u.s.q[4] AS p95, u.s.q[5] AS p99,
+           u.s.mad AS mad,
+           u.s.q[3] - u.s.q[2] AS iqr,
+           u.s.n AS support_count,
+           (u.s.n < p.support_min)::INTEGER AS cold_start_flag
+    FROM (
+        UNPIVOT agg
+        ON COLUMNS(* EXCLUDE (role, segment_id, time_band, window_label, total_rows__, capped_rows__))
+        INTO NAME metric VALUE s
+    ) u
+    JOIN p_baseline_metrics p ON p.metric = u.metric
+),
+wide AS (
+    PIVOT long
+    ON metric IN (SELECT metric FROM p_baseline_metrics ORDER BY rowid)
+    USING first(median) AS median, first(p25) AS p25, first(p75) AS p75, first(p95) AS p95,
+          first(p99) AS p99, first(mad) AS mad, first(iqr) AS iqr,
+          first(support_count) AS support_count, first(cold_start_flag) AS cold_start_flag
+    GROUP BY segment_id, role, time_band, window_label, total_rows__, capped_rows__
+)
+SELECT segment_id, role, time_band, window_label,
+       r.baseline_horizon,
+       wide.* EXCLUDE (role, segment_id, time_band, window_label, total_rows__, capped_rows__),
+       capped_rows__ AS capped_rows,
+       total_rows__ AS total_rows,
+       r.baseline_start_ts,
+       r.baseline_end_ts,
+       r.reference_date,
+       concat_ws('|', coalesce(segment_id, ''), role, coalesce(time_band, ''), window_label, r.baseline_horizon) AS record_id,
+       getvariable('feature_spec_version')::VARCHAR AS feature_spec_version
+FROM wide, fgb_run r
