@@ -30,12 +30,14 @@
 --   inside CREATE TABLE AS; its value list may only read tables, not CTEs).
 -- How: long form (row, metric) for x and the routed statistics (UNPIVOT of FG-A and of the
 --   FG-B <m>_median/_mad/_iqr/_p95 columns), transforms computed once per (row, metric),
---   UNPIVOTed to (row, <m>_<t>, value) and PIVOTed back with a value list ordered by
---   p_fgc_metrics rowid then the canonical transform order. Scores and top contributors are
+--   packed into one STRUCT per (row, metric), PIVOTed on the metric only (46 columns, not
+--   460), and each transform is extracted from every metric's struct with one COLUMNS()
+--   expression; the selected <m>_<t> columns are kept by name (variable fgc_selected_cols,
+--   set by the runner from p_fgc_metrics x p_fgc_transforms). Scores and top contributors are
 --   aggregations of the long |z_mad_clipped|; families are PIVOTed by score.
 -- Variables:  eps, z_max, strong_z, rarity_threshold, feature_spec_version.
 -- Output grain: (host_ip, role, window_label, window_end_ts, baseline_horizon).
--- Columns, in order:
+-- Columns (the runner writes them in this order; the query's own order groups transforms):
 --   host_ip, role, window_label VARCHAR, window_start_ts, window_end_ts TIMESTAMP,
 --   baseline_horizon VARCHAR,
 --   <m>_<t> DOUBLE for each metric m (p_fgc_metrics order) and each selected transform t in the
@@ -207,33 +209,40 @@ t AS (
     LEFT JOIN iqr_long iq ON iq.rid = r.rid AND iq.metric = mt.metric
     LEFT JOIN p95_long pp ON pp.rid = r.rid AND pp.metric = mt.metric
 ),
-t_src AS (
-    SELECT rid, metric, diff, z_mad, abs_dev_over_scale, z_mad_clipped, z_mad_signed_pow3,
-           ratio, log_ratio, excess_over_p95, excess_ratio_p95, iqr_dev
-    FROM t
+-- Wide output without a 460-column PIVOT: one STRUCT per metric holding its ten transforms
+-- (a PIVOT over the metrics only), then each transform is pulled out of every metric's struct
+-- with one COLUMNS() expression per transform. The JobSpec's subset is kept by name
+-- (variable fgc_selected_cols, the declared <m>_<t> columns); the runner orders columns.
+t_struct AS (
+    PIVOT (
+        SELECT rid AS _rid, metric,
+               {'diff': diff, 'z_mad': z_mad, 'abs_dev_over_scale': abs_dev_over_scale,
+                'z_mad_clipped': z_mad_clipped, 'z_mad_signed_pow3': z_mad_signed_pow3,
+                'ratio': ratio, 'log_ratio': log_ratio, 'excess_over_p95': excess_over_p95,
+                'excess_ratio_p95': excess_ratio_p95, 'iqr_dev': iqr_dev} AS s
+        FROM t
+    )
+    ON metric IN (SELECT metric FROM p_fgc_metrics ORDER BY rowid)
+    USING first(s)
+    GROUP BY _rid
 ),
-t_long AS (
-    SELECT u.rid, u.metric || '_' || u.transform AS col, u.v
-    FROM (
-        FROM t_src
-        UNPIVOT INCLUDE NULLS (v FOR transform IN (diff, z_mad, abs_dev_over_scale, z_mad_clipped,
-                                                   z_mad_signed_pow3, ratio, log_ratio, excess_over_p95,
-                                                   excess_ratio_p95, iqr_dev))
-    ) u
-    WHERE u.transform IN (SELECT transform FROM p_fgc_transforms)
+t_all AS (
+    SELECT _rid,
+           struct_extract(COLUMNS('^([a-z][a-z0-9_]*)$'), 'diff')               AS '\1_diff',
+           struct_extract(COLUMNS('^([a-z][a-z0-9_]*)$'), 'z_mad')              AS '\1_z_mad',
+           struct_extract(COLUMNS('^([a-z][a-z0-9_]*)$'), 'abs_dev_over_scale') AS '\1_abs_dev_over_scale',
+           struct_extract(COLUMNS('^([a-z][a-z0-9_]*)$'), 'z_mad_clipped')      AS '\1_z_mad_clipped',
+           struct_extract(COLUMNS('^([a-z][a-z0-9_]*)$'), 'z_mad_signed_pow3')  AS '\1_z_mad_signed_pow3',
+           struct_extract(COLUMNS('^([a-z][a-z0-9_]*)$'), 'ratio')              AS '\1_ratio',
+           struct_extract(COLUMNS('^([a-z][a-z0-9_]*)$'), 'log_ratio')          AS '\1_log_ratio',
+           struct_extract(COLUMNS('^([a-z][a-z0-9_]*)$'), 'excess_over_p95')    AS '\1_excess_over_p95',
+           struct_extract(COLUMNS('^([a-z][a-z0-9_]*)$'), 'excess_ratio_p95')   AS '\1_excess_ratio_p95',
+           struct_extract(COLUMNS('^([a-z][a-z0-9_]*)$'), 'iqr_dev')            AS '\1_iqr_dev'
+    FROM t_struct
 ),
 t_wide AS (
-    PIVOT t_long
-    -- The value list may only read tables (it is evaluated before the CTEs exist).
-    ON col IN (SELECT m.metric || '_' || o.transform
-               FROM p_fgc_metrics m,
-                    (VALUES ('diff', 1), ('z_mad', 2), ('abs_dev_over_scale', 3), ('z_mad_clipped', 4),
-                            ('z_mad_signed_pow3', 5), ('ratio', 6), ('log_ratio', 7), ('excess_over_p95', 8),
-                            ('excess_ratio_p95', 9), ('iqr_dev', 10)) o(transform, t_ord)
-               WHERE o.transform IN (SELECT transform FROM p_fgc_transforms)
-               ORDER BY m.rowid, o.t_ord)
-    USING first(v)
-    GROUP BY rid
+    SELECT _rid AS rid, COLUMNS(c -> list_contains(getvariable('fgc_selected_cols'), c))::DOUBLE
+    FROM t_all
 ),
 -- --------------------------------------------------------------------------------- scores
 family_scores AS (

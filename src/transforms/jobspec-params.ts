@@ -94,4 +94,9 @@ export async function installJobSpecParams(session: Session, specs: JobSpecs, op
   await table('p_fgc_metrics', { metric: 'VARCHAR', scale_floor: 'DOUBLE' }, fgCMetrics(specs).map((m) => [m, fgC.scale_floor[m] ?? null]));
   await table('p_score_families', { score: 'VARCHAR', metric: 'VARCHAR' }, Object.entries(fgC.score_families).flatMap(([s, ms]) => ms.map((m) => [s, m])));
   await table('p_fgc_transforms', { transform: 'VARCHAR' }, fgC.transforms.map((t) => [t]));
+  await session.run(SELECTED_FGC_COLUMNS);
 }
+
+/** fg_c.sql keeps the declared <metric>_<transform> columns by this list (derived from the tables above). */
+export const SELECTED_FGC_COLUMNS = `SET VARIABLE fgc_selected_cols =
+  (SELECT list(m.metric || '_' || t.transform) FROM p_fgc_metrics m, p_fgc_transforms t)`;
