@@ -265,10 +265,17 @@ ranked AS (
 row_scores AS (
     SELECT rid,
            avg(az) FILTER (WHERE rk <= 3) AS anomaly_score,
-           count(*) FILTER (WHERE az >= getvariable('strong_z')::DOUBLE) AS strong_deviation_cnt,
-           string_agg(metric || ':' || (z::VARCHAR::DECIMAL(38, 18))::DECIMAL(38, 2)::VARCHAR, ';' ORDER BY rk)
-               FILTER (WHERE rk <= 3) AS top_contributors
+           count(*) FILTER (WHERE az >= getvariable('strong_z')::DOUBLE) AS strong_deviation_cnt
     FROM ranked
+    GROUP BY rid
+),
+-- Formatting is costly: only the three contributors of each row are printed.
+contributors AS (
+    SELECT rid,
+           string_agg(metric || ':' || (z::VARCHAR::DECIMAL(38, 18))::DECIMAL(38, 2)::VARCHAR, ';' ORDER BY rk)
+               AS top_contributors
+    FROM ranked
+    WHERE rk <= 3
     GROUP BY rid
 ),
 -- ----------------------------------------------------------------------- pair rarity (§7.4)
@@ -330,7 +337,7 @@ SELECT r.host_ip, r.role, r.window_label, r.window_start_ts, r.window_end_ts, r.
        sw.* EXCLUDE (rid),
        rs.anomaly_score,
        coalesce(rs.strong_deviation_cnt, 0) AS strong_deviation_cnt,
-       rs.top_contributors,
+       tc.top_contributors,
        ps.pair_rarity_mean::DOUBLE AS pair_rarity_mean,
        ps.pair_rarity_max::DOUBLE AS pair_rarity_max,
        CASE WHEN r.has_baseline THEN coalesce(ps.rare_pair_cnt, 0) END AS rare_pair_cnt,
@@ -353,4 +360,5 @@ FROM anchor_rows r
 LEFT JOIN t_wide tw ON tw.rid = r.rid
 LEFT JOIN scores_wide sw ON sw.rid = r.rid
 LEFT JOIN row_scores rs ON rs.rid = r.rid
+LEFT JOIN contributors tc ON tc.rid = r.rid
 LEFT JOIN pair_summary ps ON ps.rid = r.rid

@@ -41,7 +41,8 @@ export class Session {
   ) {}
 
   static async open(opts: SessionOptions = {}): Promise<Session> {
-    const config: Record<string, string> = {};
+    // Outputs are partitioned and keyed, never read in insertion order: let DuckDB stream and spill freely.
+    const config: Record<string, string> = { preserve_insertion_order: 'false' };
     if (opts.memoryLimit) config.memory_limit = opts.memoryLimit;
     if (opts.threads) config.threads = String(opts.threads);
     if (opts.tempDir) {

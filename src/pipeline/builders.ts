@@ -13,10 +13,25 @@ import { buildFgB, horizonRanges } from './build-fg-b.ts';
 import { buildFgC, scheduledReference } from './build-fg-c.ts';
 import type { RunContext } from './context.ts';
 
+const FG_C_CHUNK = 8;
+
+/** Work is chunked per UTC day: one set-based pass per day keeps memory bounded on long ranges. */
+export function byDay(batches: Batch[]): Batch[][] {
+  const days = new Map<number, Batch[]>();
+  for (const b of batches) {
+    const d = Math.floor(b.start / DAY_MS) * DAY_MS;
+    days.set(d, [...(days.get(d) ?? []), b]);
+  }
+  return [...days.values()];
+}
+
 async function fgAWithUpstream(ctx: RunContext, batches: Batch[], upstream: boolean): Promise<StepResult[]> {
   const steps: StepResult[] = [];
-  if (upstream) steps.push(await buildRawStage(ctx, batches));
-  return [...steps, ...(await buildFgA(ctx, batches))];
+  for (const day of byDay(batches)) {
+    if (upstream) steps.push(await buildRawStage(ctx, day));
+    steps.push(...(await buildFgA(ctx, day)));
+  }
+  return steps;
 }
 
 /** Day by day, so memory stays bounded; a day without raw input is a gap, not a failure. */
@@ -63,6 +78,7 @@ registerBuilder('fg_c', async (ctx, batches, opts) => {
     const refs = [...new Set(batches.map((b) => scheduledReference(ctx, Math.floor(b.start / DAY_MS) * DAY_MS)))];
     for (const ref of refs) steps.push(...(await fgBWithUpstream(ctx, ref, true)));
   }
-  steps.push(await buildFgC(ctx, batches, Boolean(opts.allowMissingBaseline)));
+  // FG-C is wide (metrics x transforms): a few hours of batches per pass keeps it under memory_limit.
+  for (let i = 0; i < batches.length; i += FG_C_CHUNK) steps.push(await buildFgC(ctx, batches.slice(i, i + FG_C_CHUNK), Boolean(opts.allowMissingBaseline)));
   return steps;
 });
