@@ -93,7 +93,7 @@ describe('FG-B and FG-C through the engine', () => {
       const pub = (await c.warehouse.readJson<Publication>(publicationPath('v1', '3d', REF)))!;
       expect(pub.input_coverage.fg_a_batches_found).toBe(192);
       expect(pub.input_coverage.fg_a_batches_expected).toBe(288);
-      expect(pub.input_coverage.missing_examples[0]).toContain('dt=2026-11-21/hh=23/mm=45');
+      expect(pub.input_coverage.missing_examples[0]).toContain('dt=2026-11-22/hh=00/mm=00');
     } finally {
       c.session.close();
       renameSync(`${dayDir}.moved`, dayDir);
