@@ -6,8 +6,8 @@
 --   fg_a.sql counts a daily row only when its whole day [day, day + 1) lies inside the look-back
 --   range L; the partial days at the edges of L come from the batch rows themselves.
 -- Input: view `delta_peers_in` — the delta_peers rows of ONE UTC day [host_ip, role, peer_ip,
---   peer_port, batch] (schema in docs/CONTRACTS.md). The runner compacts a day only once all of
---   its 96 batches exist; this query does not check completeness.
+--   peer_port, batch] (schema in docs/CONTRACTS.md). The runner rebuilds a day's compaction
+--   whenever that day's delta_peers partitions change (freshness by input digest).
 -- Parameters: session variable feature_spec_version.
 -- Output grain: (host_ip, role, peer_ip, peer_port, day). Columns (CONTRACTS.md):
 --   host_ip, role, peer_ip, peer_port, day DATE, sessions_cnt BIGINT, dt VARCHAR, feature_spec_version.
