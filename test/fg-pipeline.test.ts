@@ -34,8 +34,9 @@ let ctx: RunContext;
 beforeAll(async () => {
   await synthesize({ hosts: 20, days: 6, start: START, seed: 3, out: join(tmp.dir, 'synth'), format: 'parquet', eventsPerHostPerDay: 60 });
   ctx = await open(join(tmp.dir, 'wh'));
-  await build(ctx, 'fg_c', batchesOfDay(parseDay(REF)), { upstream: true });
-});
+  // Two hours of FG-C keep the suite fast; --upstream still builds every upstream day.
+  await build(ctx, 'fg_c', batchesOfDay(parseDay(REF)).slice(40, 48), { upstream: true });
+}, 400_000);
 afterAll(() => {
   ctx.session.close();
   tmp.cleanup();
@@ -44,8 +45,8 @@ afterAll(() => {
 describe('FG-B and FG-C through the engine', () => {
   it('--upstream built the chain and FG-C files hold the contract columns in order', async () => {
     const parts = await ctx.warehouse.listCommitted('fg_c');
-    expect(parts).toHaveLength(96);
-    const m = (await ctx.warehouse.readManifest(parts[40]))!;
+    expect(parts).toHaveLength(8);
+    const m = (await ctx.warehouse.readManifest(parts[3]))!;
     const expected = fgCColumns(ctx.specs, fgCMetrics(ctx.specs)).map((c) => c.name);
     expect(m.columns.map((c) => c.name)).toEqual(expected);
     const file = (await ctx.warehouse.localDataFiles(m))[0];

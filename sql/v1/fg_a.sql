@@ -44,7 +44,9 @@
 --      a lower bound of seen(x) for all of them, so an item with core > K is neither new nor
 --      rare whatever its L. Only the items of the other ("open") keys, i.e. new, rare or nearly
 --      rare ones, are counted exactly, from the history rows of their keys. The look-back is
---      thus read by two scans, and the exact work grows with the open items only.
+--      thus read by two scans, and the exact work grows with the open items only. Pruning
+--      works best when the anchors of one run span about a day or less (the core shrinks as
+--      the span grows); the result never depends on it.
 --
 -- Choices where FEATURES.md is silent:
 --   * NULL peer_port (sessions without ports): they count for the peer features, but the port
