@@ -10,7 +10,7 @@
  * bench/results/<date>.jsonl. Not part of `npm test`.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { appendFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -38,8 +38,8 @@ function record(r: Record<string, unknown>) {
 }
 
 /** Run the CLI under /usr/bin/time: wall seconds and peak RSS (MiB) of that process alone. */
-function cli(args: string[], env: Record<string, string> = {}): { seconds: number; rssMb: number; stderr: string } {
-  const r = spawnSync('/usr/bin/time', ['-f', 'BENCH %e %M', BIN, ...args, '--log-format', 'json', '--memory-limit', opts['memory-limit']!], {
+function cli(args: string[], env: Record<string, string> = {}, memoryLimit = opts['memory-limit']!): { seconds: number; rssMb: number; stderr: string } {
+  const r = spawnSync('/usr/bin/time', ['-f', 'BENCH %e %M', BIN, ...args, '--log-format', 'json', '--memory-limit', memoryLimit], {
     encoding: 'utf8',
     env: { ...process.env, ...env },
     maxBuffer: 64 * 1024 * 1024,
@@ -78,9 +78,28 @@ async function fgA(ctx: { dir: string; hosts: number; wh: string; raw: string },
   record({ bench: 'fg_a_day', size, hosts: ctx.hosts, anchors: 96, seconds: day.seconds, seconds_day1: day1.seconds, peak_rss_mb: day.rssMb });
 }
 
-function templateBench(script: string, args: string[], name: string) {
-  const r = spawnSync('npx', ['tsx', script, ...args], { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-  record({ bench: name, args: args.join(' '), status: r.status, output: (r.stdout + r.stderr).trim().split('\n').slice(-6).join(' | ') });
+/**
+ * FG-B over one day of FG-A (a 1-day horizon ending at DAY2 12:00, so that the
+ * bench needs only two synthetic days) and FG-C for one batch against it.
+ * FG-B cost is linear in FG-A rows: the README extrapolates to 9 days.
+ */
+function fgBC(ctx: { dir: string; hosts: number; wh: string; raw: string }, size: number) {
+  const specs = join(ctx.dir, 'jobspecs');
+  rmSync(specs, { recursive: true, force: true });
+  mkdirSync(join(specs, 'demo'), { recursive: true });
+  for (const f of readdirSync(join(ROOT, 'jobspecs', 'demo'))) copyFileSync(join(ROOT, 'jobspecs', 'demo', f), join(specs, 'demo', f));
+  writeFileSync(join(specs, 'demo', 'fg_b_builder#v1.json'), JSON.stringify({ horizons: { '1d': { days: 1, tail: 0, head: 0 } } }));
+  const common = ['--warehouse', ctx.wh, '--raw', ctx.raw, '--jobspecs', specs];
+  cli(['build', 'fg-a', '--from', `${DAY1}T12:00`, '--to', `${DAY2}T12:00`, ...common]);
+  const b = cli(['build', 'fg-b', '--reference', `${DAY2}T12:00`, ...common], {}, '2GB');
+  const pub = JSON.parse(readFileSync(join(ctx.wh, 'fg_b/_publication/feature_spec_version=v1/baseline_horizon=1d/reference_date=' + DAY2 + '.json'), 'utf8'));
+  const fgARows = Number(execFileSync('node', ['-e', `
+    const fs=require('fs'),p=require('path');let n=0;const r=${JSON.stringify(join(ctx.wh, 'fg_a'))};
+    for (const f of fs.readdirSync(r,{recursive:true})) if (String(f).endsWith('_manifest.json')) { const m=JSON.parse(fs.readFileSync(p.join(r,String(f)))); const t=Date.parse(m.partition_values.dt+'T'+m.partition_values.hh+':'+m.partition_values.mm+':00Z'); if (t>=Date.parse('${DAY1}T11:45:00Z') && t<Date.parse('${DAY2}T11:45:00Z')) n+=m.row_count; }
+    console.log(n)`]).toString());
+  record({ bench: 'fg_b_one_day_of_fg_a', size, hosts: ctx.hosts, fg_a_rows: fgARows, host_baseline_rows: pub.row_counts.host, seconds: b.seconds, fg_a_rows_per_s: Math.round(fgARows / b.seconds), peak_rss_mb: b.rssMb, memory_limit: '2GB' });
+  const c = cli(['build', 'fg-c', '--batch', `${DAY2}T12:00`, ...common]);
+  record({ bench: 'fg_c_one_batch', size, hosts: ctx.hosts, horizons: 1, seconds: c.seconds, peak_rss_mb: c.rssMb });
 }
 
 async function main() {
@@ -92,9 +111,8 @@ async function main() {
     if (!only.has('raw') && !only.has('fg_a')) break;
     const ctx = await rawStage(size);
     if (only.has('fg_a')) await fgA(ctx, size);
+    if (only.has('fg_b') && size === sizes[0]) fgBC(ctx, size); // FG-B is linear in FG-A rows: one size suffices
   }
-  if (only.has('fg_b')) templateBench('bench/fg-b-template.ts', [], 'fg_b_template_2000_hosts_9_days');
-  if (only.has('fg_c')) templateBench('bench/fg-c-template.ts', [], 'fg_c_template_one_batch_2000_hosts');
   if (only.has('nightly')) {
     const { benchNightly } = await import('../src/pipeline/nightly.ts');
     const size = sizes.at(-1)!;
@@ -112,7 +130,6 @@ async function main() {
   const file = join(ROOT, 'bench', 'results', `${new Date().toISOString().slice(0, 10)}.jsonl`);
   for (const r of results) appendFileSync(file, JSON.stringify({ at: new Date().toISOString(), ...r }) + '\n');
   console.log(`\nappended ${results.length} results to ${file}`);
-  readFileSync(file);
 }
 
 await main();
