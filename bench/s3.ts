@@ -24,19 +24,19 @@ export async function benchS3(sizeDir: string, cli: Cli) {
   const env = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' };
   const s3 = new S3Client({ endpoint, forcePathStyle: true, region: 'us-east-1', credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
   try {
-    for (const b of ['raw', 'wh']) await s3.send(new CreateBucketCommand({ Bucket: b }));
+    for (const b of ['ndr-raw', 'ndr-wh']) await s3.send(new CreateBucketCommand({ Bucket: b }));
     const rawDir = join(sizeDir, 'pq', 'raw');
     const day = files(rawDir).filter((f) => f.includes('dt=2026-11-24'));
     let bytes = 0;
     for (const f of day) {
       const body = readFileSync(f);
       bytes += body.length;
-      await s3.send(new PutObjectCommand({ Bucket: 'raw', Key: relative(rawDir, f), Body: body }));
+      await s3.send(new PutObjectCommand({ Bucket: 'ndr-raw', Key: relative(rawDir, f), Body: body }));
     }
     const common = ['build', 'delta,delta_peers,pair_counts', '--date', '2026-11-24', '--raw-format', 'parquet', '--s3-endpoint', endpoint];
     const cache = mkdtempSync(join(tmpdir(), 'ndr-bench-cache-'));
-    const cold = cli([...common, '--raw', 's3://raw/dt={dt}/hh={hh}/*.parquet', '--warehouse', 's3://wh/ndr', '--cache-dir', cache], env);
-    const warm = cli([...common, '--raw', 's3://raw/dt={dt}/hh={hh}/*.parquet', '--warehouse', 's3://wh/ndr', '--cache-dir', cache, '--force'], env);
+    const cold = cli([...common, '--raw', 's3://ndr-raw/dt={dt}/hh={hh}/*.parquet', '--warehouse', 's3://ndr-wh/ndr', '--cache-dir', cache], env);
+    const warm = cli([...common, '--raw', 's3://ndr-raw/dt={dt}/hh={hh}/*.parquet', '--warehouse', 's3://ndr-wh/ndr', '--cache-dir', cache, '--force'], env);
     const local = cli([...common, '--raw', join(rawDir, 'dt={dt}', 'hh={hh}', '*.parquet'), '--warehouse', mkdtempSync(join(tmpdir(), 'ndr-bench-wh-'))]);
     return {
       raw_mb: +(bytes / 1048576).toFixed(2),

@@ -12,8 +12,32 @@ import { buildFgA, ensureDailyCompactions } from './build-fg-a.ts';
 import { buildFgB, horizonRanges } from './build-fg-b.ts';
 import { buildFgC, scheduledReference } from './build-fg-c.ts';
 import type { RunContext } from './context.ts';
+import { batchOfManifest, loadBatchInput } from './inputs.ts';
 
-const FG_C_CHUNK = 8;
+/**
+ * FG-C is wide (metrics x transforms) and works in long form: passes are sized by
+ * their FG-A rows (from the manifests) so that one pass stays under memory_limit.
+ */
+const FG_C_ROWS_PER_PASS = 6_000;
+
+async function fgCChunks(ctx: RunContext, batches: Batch[]): Promise<Batch[][]> {
+  if (!batches.length) return [];
+  const fgA = await loadBatchInput(ctx, 'fg_a', batches[0].start, batches.at(-1)!.start + 1);
+  const rowsAt = new Map(fgA.manifests.map((m) => [batchOfManifest(m).start, m.row_count]));
+  const horizons = Object.keys(ctx.specs.fg_b_builder.horizons).length;
+  const chunks: Batch[][] = [[]];
+  let rows = 0;
+  for (const b of batches) {
+    const r = (rowsAt.get(b.start) ?? 0) * horizons;
+    if (chunks.at(-1)!.length && rows + r > FG_C_ROWS_PER_PASS) {
+      chunks.push([]);
+      rows = 0;
+    }
+    chunks.at(-1)!.push(b);
+    rows += r;
+  }
+  return chunks;
+}
 
 /** Work is chunked per UTC day: one set-based pass per day keeps memory bounded on long ranges. */
 export function byDay(batches: Batch[]): Batch[][] {
@@ -78,7 +102,6 @@ registerBuilder('fg_c', async (ctx, batches, opts) => {
     const refs = [...new Set(batches.map((b) => scheduledReference(ctx, Math.floor(b.start / DAY_MS) * DAY_MS)))];
     for (const ref of refs) steps.push(...(await fgBWithUpstream(ctx, ref, true)));
   }
-  // FG-C is wide (metrics x transforms): a few hours of batches per pass keeps it under memory_limit.
-  for (let i = 0; i < batches.length; i += FG_C_CHUNK) steps.push(await buildFgC(ctx, batches.slice(i, i + FG_C_CHUNK), Boolean(opts.allowMissingBaseline)));
+  for (const chunk of await fgCChunks(ctx, batches)) steps.push(await buildFgC(ctx, chunk, Boolean(opts.allowMissingBaseline)));
   return steps;
 });
