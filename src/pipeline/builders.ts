@@ -20,7 +20,7 @@ import { batchOfManifest, loadBatchInput } from './inputs.ts';
  */
 const FG_C_ROWS_PER_PASS = 6_000;
 
-async function fgCChunks(ctx: RunContext, batches: Batch[]): Promise<Batch[][]> {
+export async function fgCChunks(ctx: RunContext, batches: Batch[]): Promise<Batch[][]> {
   if (!batches.length) return [];
   const fgA = await loadBatchInput(ctx, 'fg_a', batches[0].start, batches.at(-1)!.start + 1);
   const rowsAt = new Map(fgA.manifests.map((m) => [batchOfManifest(m).start, m.row_count]));
@@ -51,11 +51,28 @@ export function byDay(batches: Batch[]): Batch[][] {
 
 async function fgAWithUpstream(ctx: RunContext, batches: Batch[], upstream: boolean): Promise<StepResult[]> {
   const steps: StepResult[] = [];
+  const maxW = Math.max(...Object.values(ctx.specs.fg_a_builder.windows)) * 60_000;
   for (const day of byDay(batches)) {
-    if (upstream) steps.push(await buildRawStage(ctx, day));
+    if (upstream) {
+      // The first anchors' long windows reach back into the previous day: its deltas are inputs too.
+      const lead = batchesInRange(day[0].start + BATCH_MS - maxW, day[0].start);
+      if (lead.length) steps.push(...(await gapTolerant(ctx, () => buildRawStage(ctx, lead).then((r) => [r]))));
+      steps.push(await buildRawStage(ctx, day));
+    }
     steps.push(...(await buildFgA(ctx, day)));
   }
   return steps;
+}
+
+/** Upstream input that does not exist yet is a gap, reported, not a failure. */
+async function gapTolerant(ctx: RunContext, fn: () => Promise<StepResult[]>): Promise<StepResult[]> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (!(e instanceof InputNotReadyError)) throw e;
+    ctx.log.warn('upstream_gap', { dataset: 'raw', msg: (e as Error).message });
+    return [];
+  }
 }
 
 /** Day by day, so memory stays bounded; a day without raw input is a gap, not a failure. */
@@ -63,13 +80,7 @@ async function fgAForRange(ctx: RunContext, fromMs: number, toMs: number): Promi
   const steps: StepResult[] = [];
   for (let day = Math.floor(fromMs / DAY_MS) * DAY_MS; day < toMs; day += DAY_MS) {
     const batches = batchesInRange(Math.max(day, fromMs), Math.min(day + DAY_MS, toMs));
-    if (!batches.length) continue;
-    try {
-      steps.push(...(await fgAWithUpstream(ctx, batches, true)));
-    } catch (e) {
-      if (!(e instanceof InputNotReadyError)) throw e;
-      ctx.log.warn('upstream_gap', { dataset: 'raw', msg: (e as Error).message });
-    }
+    if (batches.length) steps.push(...(await gapTolerant(ctx, () => fgAWithUpstream(ctx, batches, true))));
   }
   return steps;
 }

@@ -24,6 +24,7 @@ import { isS3Uri } from '../storage/s3uri.ts';
 import { openWarehouse } from '../storage/open.ts';
 import { FG_B_TABLES } from '../transforms/columns.ts';
 import { buildRawStage, type StepResult } from './build.ts';
+import { fgCChunks } from './builders.ts';
 import './builders.ts';
 import { RAW_DATASETS } from './build-raw.ts';
 import { buildFgA } from './build-fg-a.ts';
@@ -126,7 +127,12 @@ function fgCStep(ctx: RunContext, batches: Batch[], allowMissingBaseline: boolea
     expected: () => batches.flatMap((b) => horizons.map((h) => batchPartition('fg_c', v, b, h))),
     fromMs: batches[0].start,
     toMs: batchEnd(batches.at(-1)!),
-    run: async () => [await buildFgC(ctx, batches, allowMissingBaseline)],
+    // Passes sized by FG-A rows keep the wide FG-C under memory_limit.
+    run: async () => {
+      const out: StepResult[] = [];
+      for (const chunk of await fgCChunks(ctx, batches)) out.push(await buildFgC(ctx, chunk, allowMissingBaseline));
+      return out;
+    },
   };
 }
 
