@@ -9,16 +9,24 @@ import { RAW_DATASETS } from '../../pipeline/build-raw.ts';
 import '../../pipeline/builders.ts';
 import { datasetName, openCommon, withCommonOptions, type CommonArgs } from '../common.ts';
 
-interface BuildArgs extends CommonArgs {
-  dataset: string;
+/** --date | --batch | --from/--to, shared by every command that selects batches. */
+export interface SelectionArgs {
   date?: string;
   batch?: string;
   from?: string;
   to?: string;
+}
+
+/** What `build` and `plan build` share. */
+export interface BuildFlags extends CommonArgs, SelectionArgs {
   reference?: string;
   upstream?: boolean;
   force?: boolean;
   allowMissingBaseline?: boolean;
+}
+
+interface BuildArgs extends BuildFlags {
+  dataset: string;
 }
 
 export function withSelection<T>(y: Argv<T>) {

@@ -9,22 +9,14 @@ import { openRunContext } from '../../pipeline/context.ts';
 import { BUILDABLE, build, type PlanEntry, type StepResult } from '../../pipeline/build.ts';
 import '../../pipeline/builders.ts';
 import { DAG, renderMermaid, renderText } from '../../pipeline/dag.ts';
-import { datasetName, openCommon, withCommonOptions, type CommonArgs } from '../common.ts';
-import { withSelection } from './build.ts';
+import { datasetName, openCommon, withCommonOptions } from '../common.ts';
+import { withSelection, type BuildFlags } from './build.ts';
 
-interface PlanArgs extends CommonArgs {
+interface PlanArgs extends BuildFlags {
   verb?: string;
   target?: string;
   graph?: 'mermaid' | 'text';
-  date?: string;
-  batch?: string;
-  from?: string;
-  to?: string;
-  reference?: string;
-  upstream?: boolean;
-  force?: boolean;
   verbose?: boolean;
-  allowMissingBaseline?: boolean;
 }
 
 export const planCommand: CommandModule<object, PlanArgs> = {
@@ -72,11 +64,14 @@ export const planCommand: CommandModule<object, PlanArgs> = {
 const STATES: PlanEntry['state'][] = ['missing', 'stale', 'up_to_date', 'no_input'];
 
 export function renderPlan(steps: StepResult[], verbose: boolean): string {
-  const lines = [`${'step'.padEnd(22)}${STATES.map((s) => s.padStart(12)).join('')}`];
-  for (const step of steps) {
-    const planned = step.planned ?? [];
+  // Steps run in chunks (per day, per FG-C pass): one line per dataset, in first-seen order.
+  const byDataset = new Map<string, PlanEntry[]>();
+  for (const step of steps) byDataset.set(step.dataset, [...(byDataset.get(step.dataset) ?? []), ...(step.planned ?? [])]);
+  const width = Math.max(22, ...[...byDataset.keys()].map((d) => d.length + 2));
+  const lines = [`${'step'.padEnd(width)}${STATES.map((s) => s.padStart(12)).join('')}`];
+  for (const [dataset, planned] of byDataset) {
     const counts = STATES.map((s) => String(planned.filter((p) => p.state === s).length).padStart(12));
-    lines.push(`${step.dataset.padEnd(22)}${counts.join('')}`);
+    lines.push(`${dataset.padEnd(width)}${counts.join('')}`);
     if (verbose) for (const p of planned) lines.push(`  ${p.state.padEnd(11)} ${p.partition}`);
   }
   lines.push('', 'missing/stale partitions would be built; no_input: their input does not exist yet (built by an upstream step, or a gap).');
