@@ -9,7 +9,7 @@
  * Results are printed as a table and appended as JSON lines to
  * bench/results/<date>.jsonl. Not part of `npm test`.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -47,6 +47,26 @@ function cli(args: string[], env: Record<string, string> = {}, memoryLimit = opt
   const m = /BENCH ([\d.]+) (\d+)/.exec(r.stderr);
   if (r.status !== 0 && r.status !== 3) throw new Error(`ndr-sql ${args.join(' ')} failed (${r.status}): ${r.stderr.slice(-800)}`);
   return { seconds: Number(m?.[1]), rssMb: Math.round(Number(m?.[2]) / 1024), stderr: r.stderr };
+}
+
+/**
+ * The same as `cli`, without blocking the event loop: the S3 bench serves
+ * s3rver from this very process, so a synchronous spawn would deadlock.
+ */
+function cliAsync(args: string[], env: Record<string, string> = {}): Promise<{ seconds: number; rssMb: number; stderr: string }> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn('/usr/bin/time', ['-f', 'BENCH %e %M', BIN, ...args, '--log-format', 'json', '--memory-limit', opts['memory-limit']!], {
+      env: { ...process.env, ...env },
+    });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += String(d)));
+    child.stdout.resume();
+    child.on('close', (code) => {
+      const m = /BENCH ([\d.]+) (\d+)/.exec(stderr);
+      if (code !== 0 && code !== 3) reject(new Error(`ndr-sql ${args.join(' ')} failed (${code}): ${stderr.slice(-800)}`));
+      else resolvePromise({ seconds: Number(m?.[1]), rssMb: Math.round(Number(m?.[2]) / 1024), stderr });
+    });
+  });
 }
 
 async function rawStage(size: number) {
@@ -121,7 +141,7 @@ async function main() {
   }
   if (only.has('s3')) {
     const { benchS3 } = await import('./s3.ts');
-    record({ bench: 's3_staged_vs_local', ...(await benchS3(join(WORK, `x${sizes[0]}`), cli)) });
+    record({ bench: 's3_staged_vs_local', ...(await benchS3(join(WORK, `x${sizes[0]}`), cliAsync)) });
   }
   if (only.has('publish')) {
     const { benchPublish } = await import('../src/publish/bench.ts');

@@ -11,7 +11,7 @@ import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client
 // s3rver ships no type declarations.
 const S3rver = createRequire(import.meta.url)('s3rver') as new (o: Record<string, unknown>) => { run(): Promise<unknown>; close(): Promise<void> };
 
-type Cli = (args: string[], env?: Record<string, string>) => { seconds: number; rssMb: number };
+type Cli = (args: string[], env?: Record<string, string>) => Promise<{ seconds: number; rssMb: number }>;
 
 function files(dir: string): string[] {
   return readdirSync(dir, { recursive: true }).map(String).filter((f) => statSync(join(dir, f)).isFile()).map((f) => join(dir, f));
@@ -35,9 +35,9 @@ export async function benchS3(sizeDir: string, cli: Cli) {
     }
     const common = ['build', 'delta,delta_peers,pair_counts', '--date', '2026-11-24', '--raw-format', 'parquet', '--s3-endpoint', endpoint];
     const cache = mkdtempSync(join(tmpdir(), 'ndr-bench-cache-'));
-    const cold = cli([...common, '--raw', 's3://ndr-raw/dt={dt}/hh={hh}/*.parquet', '--warehouse', 's3://ndr-wh/ndr', '--cache-dir', cache], env);
-    const warm = cli([...common, '--raw', 's3://ndr-raw/dt={dt}/hh={hh}/*.parquet', '--warehouse', 's3://ndr-wh/ndr', '--cache-dir', cache, '--force'], env);
-    const local = cli([...common, '--raw', join(rawDir, 'dt={dt}', 'hh={hh}', '*.parquet'), '--warehouse', mkdtempSync(join(tmpdir(), 'ndr-bench-wh-'))]);
+    const cold = await cli([...common, '--raw', 's3://ndr-raw/dt={dt}/hh={hh}/*.parquet', '--warehouse', 's3://ndr-wh/ndr', '--cache-dir', cache], env);
+    const warm = await cli([...common, '--raw', 's3://ndr-raw/dt={dt}/hh={hh}/*.parquet', '--warehouse', 's3://ndr-wh/ndr', '--cache-dir', cache, '--force'], env);
+    const local = await cli([...common, '--raw', join(rawDir, 'dt={dt}', 'hh={hh}', '*.parquet'), '--warehouse', mkdtempSync(join(tmpdir(), 'ndr-bench-wh-'))]);
     return {
       raw_mb: +(bytes / 1048576).toFixed(2),
       raw_files: day.length,
