@@ -3,13 +3,13 @@
 -- Purpose : count every dropped or repaired row per rule (nothing silently dropped).
 -- Inputs  : table events_dq (one row per raw record).
 -- Params  : none.
--- Output  : one row per batch_start (NULL = rows that could not be placed in any
+-- Output  : one row per batch_start_ms (epoch ms; NULL = rows that could not be placed in any
 --           batch being built: null event_start or outside the batches) with
 --           rows_read, one counter per drop rule, the two repair counters and rows_kept.
 -- Choices : repairs are counted on kept rows only, so counters never double count
 --           a row that a drop rule already removed.
 SELECT
-    batch_start,
+    epoch_ms(batch_start)                                           AS batch_start_ms,
     count(*)                                                        AS rows_read,
     count(*) FILTER (dq_drop = 'filter_null_bytes_ports')           AS filter_null_bytes_ports,
     count(*) FILTER (dq_drop = 'drop_malformed_ip')                 AS drop_malformed_ip,

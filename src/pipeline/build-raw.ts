@@ -7,7 +7,7 @@ import { DataError, InputNotReadyError } from '../errors/index.ts';
 import { batchEnd, formatBatch, isoZ, type Batch } from '../engine/batches.ts';
 import { checkContract, materialize, stageAndCommit, type TemplateRef } from '../engine/execute.ts';
 import { createParamTable } from '../engine/params.ts';
-import { macroTemplates } from '../engine/templates.ts';
+import { loadTemplate, macroTemplates } from '../engine/templates.ts';
 import type { Manifest, ManifestInput } from '../storage/manifest.ts';
 import { batchPartition } from '../storage/layout.ts';
 import { locateRaw, type Globber, type RawFile } from '../raw/locate.ts';
@@ -45,7 +45,7 @@ const NO_ROWS_DQ = Object.fromEntries(
   ['rows_read', 'filter_null_bytes_ports', 'drop_malformed_ip', 'null_event_start', 'outside_batch', 'duration_non_negative', 'bytes_non_negative', 'rows_kept'].map((k) => [k, 0]),
 );
 
-const SHARED_TEMPLATES = ['events', 'ip_list_events', 'ip_dim', 'events_dq'];
+const SHARED_TEMPLATES = ['events', 'ip_list_events', 'ip_dim', 'events_dq', 'events_kept'];
 
 export interface BuildOutcome {
   committed: Manifest[];
@@ -56,7 +56,6 @@ export interface BuildOutcome {
 }
 
 export async function templateRefs(ctx: RunContext, names: string[]): Promise<TemplateRef[]> {
-  const { loadTemplate } = await import('../engine/templates.ts');
   const macros = await macroTemplates(ctx.specs.version);
   const own = await Promise.all(names.map((n) => loadTemplate(ctx.specs.version, n)));
   return [...macros, ...own].map((t) => ({ name: t.name, sha256: t.sha256 }));
@@ -123,9 +122,7 @@ export async function buildFromRaw(ctx: RunContext, datasets: RawDataset[], batc
   // A plain glob cannot say which batches it covers: those outside the data's span are gaps.
   let commitBatches = todo;
   if (located.mode === 'glob') {
-    const span = await ctx.session.one<{ lo: number | null; hi: number | null }>(
-      `SELECT epoch_ms(min(batch_start)) AS lo, epoch_ms(max(batch_start)) AS hi FROM events_dq WHERE batch_start IS NOT NULL`,
-    );
+    const span = await ctx.session.one<{ lo: number | null; hi: number | null }>((await loadTemplate(version, 'raw_span')).text);
     commitBatches = span.lo === null ? [] : todo.filter((b) => b.start >= span.lo! && b.start <= span.hi!);
     missingBatches.push(...todo.filter((b) => !commitBatches.includes(b)));
     if (!commitBatches.length) {
@@ -182,13 +179,7 @@ async function prepareEvents(ctx: RunContext) {
   const s = ctx.session;
   const v = ctx.specs.version;
   await materialize(s, v, 'events', 'events_all');
-  const bad = await s.all<{ col: string; val: string; file: string }>(
-    `SELECT _parse_error AS col, _ndr_file AS file,
-            CASE _parse_error WHEN 'event_start' THEN _raw_event_start WHEN 'event_end' THEN _raw_event_end
-              WHEN 'source_port' THEN _raw_source_port WHEN 'destination_port' THEN _raw_destination_port
-              WHEN 'source_bytes' THEN _raw_source_bytes ELSE _raw_destination_bytes END AS val
-     FROM raw_typed WHERE _parse_error IS NOT NULL LIMIT 1`,
-  );
+  const bad = await s.all<{ col: string; val: string; file: string }>((await loadTemplate(v, 'raw_parse_errors')).text);
   if (bad.length) {
     const { col, val, file } = bad[0];
     const rule = col.startsWith('event_') ? `timestamp_format ${resolveRawInput(ctx.specs, ctx.runtime).timestamp_format}` : 'numeric';
@@ -198,16 +189,14 @@ async function prepareEvents(ctx: RunContext) {
   await materialize(s, v, 'ip_dim', 'ip_dim');
   await materialize(s, v, 'events_dq', 'events_dq');
   await s.run('DROP TABLE events_all');
-  await s.run(`CREATE OR REPLACE TEMP VIEW events AS SELECT * FROM events_dq WHERE dq_drop IS NULL`);
+  await materialize(s, v, 'events_kept', 'events', undefined, 'VIEW');
   await materialize(s, v, 'role_events', 'role_events', undefined, 'VIEW');
 }
 
 /** batch start (ms) -> counters; key -1 holds rows no batch of this run could take. */
 async function dqCounters(ctx: RunContext): Promise<Map<number, Record<string, number>>> {
-  const { loadTemplate } = await import('../engine/templates.ts');
-  const t = await loadTemplate(ctx.specs.version, 'dq_counts');
-  const rows = await ctx.session.all<Record<string, unknown>>(`SELECT epoch_ms(batch_start) AS b, * EXCLUDE (batch_start) FROM (${t.text})`);
+  const rows = await ctx.session.all<Record<string, unknown>>((await loadTemplate(ctx.specs.version, 'dq_counts')).text);
   return new Map(
-    rows.map(({ b, ...counts }) => [b === null ? -1 : (b as number), Object.fromEntries(Object.entries(counts).map(([k, v]) => [k, Number(v)]))]),
+    rows.map(({ batch_start_ms: b, ...counts }) => [b === null ? -1 : (b as number), Object.fromEntries(Object.entries(counts).map(([k, v]) => [k, Number(v)]))]),
   );
 }
