@@ -3,7 +3,7 @@
  * Every expected number is derived in the comments from FEATURES.md §7 (eps = 1e-6,
  * z_max = 6, strong_z = 4, rarity_threshold = 0.5 unless a test says otherwise).
  */
-import { SELECTED_FGC_COLUMNS } from '../src/transforms/jobspec-params.ts';
+import { FGC_DERIVED_VARIABLES } from '../src/transforms/jobspec-params.ts';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Session } from '../src/engine/session.ts';
 import { loadTemplate } from '../src/engine/templates.ts';
@@ -135,7 +135,7 @@ async function params(s: Session, opts: { eps?: number; transforms?: string[] } 
   await createParamTable(s, { name: 'p_fgc_metrics', columns: { metric: 'VARCHAR', scale_floor: 'DOUBLE' }, rows: METRICS });
   await createParamTable(s, { name: 'p_score_families', columns: { score: 'VARCHAR', metric: 'VARCHAR' }, rows: FAMILIES });
   await createParamTable(s, { name: 'p_fgc_transforms', columns: { transform: 'VARCHAR' }, rows: (opts.transforms ?? TRANSFORMS).map((t) => [t]) });
-  await s.run(SELECTED_FGC_COLUMNS);
+  for (const stmt of FGC_DERIVED_VARIABLES) await s.run(stmt);
   await createParamTable(s, { name: 'p_windows', columns: { window_label: 'VARCHAR', minutes: 'INTEGER' }, rows: [['w_15m', 15], ['w_1h', 60]] });
   await createParamTable(s, {
     name: 'p_batch_baselines',
@@ -395,6 +395,20 @@ describe('fg_c template', () => {
     expect([r.pair_rarity_mean, r.pair_rarity_max, r.rare_pair_cnt, r.unseen_pair_cnt]).toEqual([null, null, null, null]);
     expect([r.anomaly_score, r.top_contributors, r.strong_deviation_cnt]).toEqual([null, null, 0]);
     expect(r.record_id).toBe(`${H1}|outbound|w_15m|2026-11-24T12:00:00Z|30d`);
+  });
+
+  it('metrics are matched by name, whatever the column order of FG-A and of p_fgc_metrics', async () => {
+    const before = await mainScenario(s);
+    // Same data; FG-A's metric columns and the JobSpec's metric list both reversed.
+    const reversed = [...M].reverse();
+    await s.run(`CREATE OR REPLACE TEMP VIEW fg_a_in AS SELECT * EXCLUDE (${M.join(', ')}), ${reversed.join(', ')} FROM fga`);
+    await createParamTable(s, { name: 'p_fgc_metrics', columns: { metric: 'VARCHAR', scale_floor: 'DOUBLE' }, rows: [...METRICS].reverse() });
+    for (const stmt of FGC_DERIVED_VARIABLES) await s.run(stmt);
+    await runFgC(s);
+    const after = await s.all<Row>(`SELECT * FROM fgc ORDER BY host_ip, role DESC, window_label, baseline_horizon DESC`);
+    expect(after.length).toBe(before.length);
+    after.forEach((row, i) => expect(row).toEqual(before[i]));
+    expect(before.some((r) => r.sessions_cnt_z_mad !== null && r.peer_ip_nunique_z_mad !== null)).toBe(true);
   });
 
   it('a transform subset keeps exactly the selected transforms', async () => {

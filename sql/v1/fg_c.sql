@@ -28,14 +28,16 @@
 --                        canonical order below, whatever the table's order.
 -- Parameters: none (a PIVOT whose value list is a subquery cannot carry bound parameters
 --   inside CREATE TABLE AS; its value list may only read tables, not CTEs).
--- How: long form (row, metric) for x and the routed statistics (UNPIVOT of FG-A and of the
---   FG-B <m>_median/_mad/_iqr/_p95 columns), transforms computed once per (row, metric),
---   packed into one STRUCT per (row, metric), PIVOTed on the metric only (46 columns, not
---   460), and each transform is extracted from every metric's struct with one COLUMNS()
---   expression; the selected <m>_<t> columns are kept by name (variable fgc_selected_cols,
---   set by the runner from p_fgc_metrics x p_fgc_transforms). Scores and top contributors are
---   aggregations of the long |z_mad_clipped|; families are PIVOTed by score.
--- Variables:  eps, z_max, strong_z, rarity_threshold, feature_spec_version.
+-- How: no long form. x (FG-A) and the routed FG-B <m>_median/_mad/_iqr/_p95 are renamed to
+--   the metric names and stacked (UNION ALL BY NAME under a row of per-metric constants, which
+--   fixes one column order), each stacked row becomes a list by metric position, and one
+--   COLUMNS() expression repeated identically (so it expands in lockstep) turns the lists into
+--   one STRUCT column per metric; the transforms are computed on every metric's struct by one
+--   COLUMNS() expression, and each transform is pulled out of every struct with one more. The
+--   selected <m>_<t> columns are kept by name (variable fgc_selected_cols). Scores and top
+--   contributors work on each row's list of z_mad_clipped; families are PIVOTed by score.
+-- Variables:  eps, z_max, strong_z, rarity_threshold, feature_spec_version; fgc_metrics (the FG-C
+--   metrics in p_fgc_metrics order) and fgc_selected_cols, set by the runner from the tables.
 -- Output grain: (host_ip, role, window_label, window_end_ts, baseline_horizon).
 -- Columns (the runner writes them in this order; the query's own order groups transforms):
 --   host_ip, role, window_label VARCHAR, window_start_ts, window_end_ts TIMESTAMP,
@@ -140,20 +142,18 @@ anchor_rows AS MATERIALIZED (
      AND s.time_band = a.time_band AND s.window_label = a.window_label
     WHERE (SELECT ok FROM guard)
 ),
--- ----------------------------------------------------------------- long form: x and stats
-x_src AS (
-    SELECT host_ip, role, window_label, window_end_ts,
-           COLUMNS(* EXCLUDE (host_ip, role, window_label, window_start_ts, window_end_ts, segment_id,
-                              record_id, time_band, dt, hh, mm, mini_batch_id, feature_spec_version))::DOUBLE
-    FROM fg_a_in
-),
-x_long AS (
-    SELECT host_ip, role, window_label, window_end_ts, metric, x
-    FROM (
-        FROM x_src
-        UNPIVOT INCLUDE NULLS (x FOR metric IN (COLUMNS(* EXCLUDE (host_ip, role, window_label, window_end_ts))))
-    )
-    WHERE metric IN (SELECT metric FROM p_fgc_metrics)
+-- ------------------------------------------- per-metric inputs as lists in one metric order
+-- x and the four statistics come from relations whose columns are named by metric (the
+-- statistics renamed from <m>_median etc.), in different column orders. Stacking them under
+-- metric_consts (whose columns are in p_fgc_metrics order) with UNION ALL BY NAME puts every
+-- row's metric columns in that one order, so list_value(*COLUMNS(...)) of any row lists its
+-- values by metric position (m_ord + 1). Nothing is unpivoted to long form.
+x_rows AS (
+    SELECT r.rid, 0 AS k, COLUMNS(c -> list_contains(getvariable('fgc_metrics'), c))::DOUBLE
+    FROM anchor_rows r
+    JOIN fg_a_in a
+      ON a.host_ip = r.host_ip AND a.role = r.role AND a.window_label = r.window_label
+     AND a.window_end_ts = r.window_end_ts
 ),
 -- The routed FG-B statistics row of each FG-C row (host or segment), wide.
 routed_stats AS (
@@ -173,59 +173,100 @@ routed_stats AS (
      AND s.segment_id IS NOT DISTINCT FROM r.segment_id AND s.role = r.role
      AND s.time_band = r.time_band AND s.window_label = r.window_label
 ),
-med_long AS (UNPIVOT (SELECT rid, COLUMNS('^(.+)_median$') AS '\1' FROM routed_stats)
-             ON COLUMNS(* EXCLUDE (rid)) INTO NAME metric VALUE med),
-mad_long AS (UNPIVOT (SELECT rid, COLUMNS('^(.+)_mad$') AS '\1' FROM routed_stats)
-             ON COLUMNS(* EXCLUDE (rid)) INTO NAME metric VALUE mad),
-iqr_long AS (UNPIVOT (SELECT rid, COLUMNS('^(.+)_iqr$') AS '\1' FROM routed_stats)
-             ON COLUMNS(* EXCLUDE (rid)) INTO NAME metric VALUE iqr),
-p95_long AS (UNPIVOT (SELECT rid, COLUMNS('^(.+)_p95$') AS '\1' FROM routed_stats)
-             ON COLUMNS(* EXCLUDE (rid)) INTO NAME metric VALUE p95),
--- ----------------------------------------------------------------------------- transforms
-t AS (
-    SELECT r.rid, mt.metric, mt.m_ord,
-           x.x::DOUBLE AS x, me.med::DOUBLE AS med, ma.mad::DOUBLE AS mad, iq.iqr::DOUBLE AS iqr, pp.p95::DOUBLE AS p95,
-           getvariable('eps')::DOUBLE AS eps,
-           getvariable('z_max')::DOUBLE AS z_max,
-           CASE WHEN mad IS NULL OR iqr IS NULL THEN NULL
-                ELSE greatest(COALESCE(NULLIF(mad, 0), NULLIF(iqr, 0), 0), mt.scale_floor) END AS z_scale,
-           x - med AS diff,
-           (x - med) / NULLIF(z_scale + eps, 0) AS z_mad,
-           abs(x - med) / NULLIF(COALESCE(NULLIF(mad, 0), iqr) + eps, 0) AS abs_dev_over_scale,
-           CASE WHEN z_mad IS NULL THEN NULL ELSE least(greatest(z_mad, -z_max), z_max) END AS z_mad_clipped,
-           sign(z_mad_clipped) * pow(abs(z_mad_clipped), 3) AS z_mad_signed_pow3,
-           x / NULLIF(med + eps, 0) AS ratio,
-           CASE WHEN ratio + eps > 0 THEN ln(ratio + eps) END AS log_ratio,
-           CASE WHEN x IS NULL OR p95 IS NULL THEN NULL ELSE greatest(x - p95, 0) END AS excess_over_p95,
-           x / NULLIF(p95 + eps, 0) AS excess_ratio_p95,
-           (x - med) / NULLIF(iqr + eps, 0) AS iqr_dev
-    FROM anchor_rows r
-    JOIN x_long x
-      ON x.host_ip = r.host_ip AND x.role = r.role AND x.window_label = r.window_label
-     AND x.window_end_ts = r.window_end_ts
-    JOIN metrics mt ON mt.metric = x.metric
-    LEFT JOIN med_long me ON me.rid = r.rid AND me.metric = mt.metric
-    LEFT JOIN mad_long ma ON ma.rid = r.rid AND ma.metric = mt.metric
-    LEFT JOIN iqr_long iq ON iq.rid = r.rid AND iq.metric = mt.metric
-    LEFT JOIN p95_long pp ON pp.rid = r.rid AND pp.metric = mt.metric
-),
--- Wide output without a 460-column PIVOT: one STRUCT per metric holding its ten transforms
--- (a PIVOT over the metrics only), then each transform is pulled out of every metric's struct
--- with one COLUMNS() expression per transform. The JobSpec's subset is kept by name
--- (variable fgc_selected_cols, the declared <m>_<t> columns); the runner orders columns.
-t_struct AS (
-    PIVOT (
-        SELECT rid AS _rid, metric,
-               {'diff': diff, 'z_mad': z_mad, 'abs_dev_over_scale': abs_dev_over_scale,
-                'z_mad_clipped': z_mad_clipped, 'z_mad_signed_pow3': z_mad_signed_pow3,
-                'ratio': ratio, 'log_ratio': log_ratio, 'excess_over_p95': excess_over_p95,
-                'excess_ratio_p95': excess_ratio_p95, 'iqr_dev': iqr_dev} AS s
-        FROM t
-    )
+-- One row per constant, a column per metric: k = 5 scale floor, 6 list position (m_ord),
+-- 7 alphabetical rank of the name (the tie-break of top_contributors).
+metric_consts AS (
+    PIVOT (SELECT metric, 5 AS k, scale_floor AS v FROM metrics
+           UNION ALL SELECT metric, 6 AS k, m_ord::DOUBLE AS v FROM metrics
+           UNION ALL SELECT metric, 7 AS k, (row_number() OVER (ORDER BY metric))::DOUBLE AS v FROM metrics)
     ON metric IN (SELECT metric FROM p_fgc_metrics ORDER BY rowid)
-    USING first(s)
-    GROUP BY _rid
+    USING first(v)
+    GROUP BY k
 ),
+kind_lists AS (
+    SELECT rid, k, list_value(*COLUMNS(c -> list_contains(getvariable('fgc_metrics'), c))) AS vals
+    FROM (
+        FROM metric_consts
+        UNION ALL BY NAME FROM x_rows
+        UNION ALL BY NAME SELECT rid, 1 AS k, COLUMNS('^(.+)_median$')::DOUBLE AS '\1' FROM routed_stats
+        UNION ALL BY NAME SELECT rid, 2 AS k, COLUMNS('^(.+)_mad$')::DOUBLE AS '\1' FROM routed_stats
+        UNION ALL BY NAME SELECT rid, 3 AS k, COLUMNS('^(.+)_iqr$')::DOUBLE AS '\1' FROM routed_stats
+        UNION ALL BY NAME SELECT rid, 4 AS k, COLUMNS('^(.+)_p95$')::DOUBLE AS '\1' FROM routed_stats
+    )
+),
+-- A row without a routed baseline has no statistics lists: its statistics are NULL.
+row_lists AS (
+    SELECT rid,
+           first(vals) FILTER (WHERE k = 0) AS xs,
+           first(vals) FILTER (WHERE k = 1) AS meds,
+           first(vals) FILTER (WHERE k = 2) AS mads,
+           first(vals) FILTER (WHERE k = 3) AS iqrs,
+           first(vals) FILTER (WHERE k = 4) AS p95s
+    FROM kind_lists
+    WHERE rid IS NOT NULL
+    GROUP BY rid
+),
+-- ----------------------------------------------------------------------------- transforms
+-- One struct column per metric, named by metric: the k = 6 row holds each metric's list
+-- position, so one COLUMNS() expression (repeated identically, so it expands in lockstep)
+-- picks every metric's elements. From here on every step is columnar, per metric.
+per_metric AS (
+    SELECT rid,
+           {'x':     xs[COLUMNS(* EXCLUDE (rid, xs, meds, mads, iqrs, p95s, floors))::BIGINT + 1],
+            'med':   meds[COLUMNS(* EXCLUDE (rid, xs, meds, mads, iqrs, p95s, floors))::BIGINT + 1],
+            'mad':   mads[COLUMNS(* EXCLUDE (rid, xs, meds, mads, iqrs, p95s, floors))::BIGINT + 1],
+            'iqr':   iqrs[COLUMNS(* EXCLUDE (rid, xs, meds, mads, iqrs, p95s, floors))::BIGINT + 1],
+            'p95':   p95s[COLUMNS(* EXCLUDE (rid, xs, meds, mads, iqrs, p95s, floors))::BIGINT + 1],
+            'floor': floors[COLUMNS(* EXCLUDE (rid, xs, meds, mads, iqrs, p95s, floors))::BIGINT + 1],
+            'ord':   COLUMNS(* EXCLUDE (rid, xs, meds, mads, iqrs, p95s, floors))::BIGINT}
+    FROM (
+        SELECT l.*, f.floors, o.* EXCLUDE (k)
+        FROM row_lists l
+        CROSS JOIN (SELECT vals AS floors FROM kind_lists WHERE k = 5) f
+        CROSS JOIN (FROM metric_consts WHERE k = 6) o
+    )
+),
+-- `[v].apply(lambda v: struct_insert(v, ...))[1]` names each metric's struct v and adds
+-- intermediates (scale, z_scale, then z_mad, ratio, then z_mad_clipped) for the steps after it.
+scaled AS (
+    SELECT rid,
+        [COLUMNS(* EXCLUDE rid)].apply(lambda v: struct_insert(v,
+            scale := COALESCE(NULLIF(v.mad, 0), v.iqr),
+            z_scale := CASE WHEN v.mad IS NULL OR v.iqr IS NULL THEN NULL
+                            ELSE greatest(COALESCE(NULLIF(v.mad, 0), NULLIF(v.iqr, 0), 0), v.floor) END))[1]
+    FROM per_metric
+),
+standardized AS (
+    SELECT rid,
+        [COLUMNS(* EXCLUDE rid)]
+        .apply(lambda v: struct_insert(v,
+            z_mad := (v.x - v.med) / NULLIF(v.z_scale + getvariable('eps')::DOUBLE, 0),
+            ratio := v.x / NULLIF(v.med + getvariable('eps')::DOUBLE, 0)))
+        .apply(lambda v: struct_insert(v,
+            z_mad_clipped := CASE WHEN v.z_mad IS NULL THEN NULL
+                                  ELSE least(greatest(v.z_mad, -getvariable('z_max')::DOUBLE), getvariable('z_max')::DOUBLE) END))[1]
+    FROM scaled
+),
+-- Every metric's ten transforms (§7.2), and its position for the scores.
+t_struct AS (
+    SELECT rid AS _rid,
+        [COLUMNS(* EXCLUDE rid)].apply(lambda v: {
+            'diff':               v.x - v.med,
+            'z_mad':              v.z_mad,
+            'abs_dev_over_scale': abs(v.x - v.med) / NULLIF(v.scale + getvariable('eps')::DOUBLE, 0),
+            'z_mad_clipped':      v.z_mad_clipped,
+            'z_mad_signed_pow3':  sign(v.z_mad_clipped) * pow(abs(v.z_mad_clipped), 3),
+            'ratio':              v.ratio,
+            'log_ratio':          CASE WHEN v.ratio + getvariable('eps')::DOUBLE > 0 THEN ln(v.ratio + getvariable('eps')::DOUBLE) END,
+            'excess_over_p95':    CASE WHEN v.x IS NULL OR v.p95 IS NULL THEN NULL ELSE greatest(v.x - v.p95, 0) END,
+            'excess_ratio_p95':   v.x / NULLIF(v.p95 + getvariable('eps')::DOUBLE, 0),
+            'iqr_dev':            (v.x - v.med) / NULLIF(v.iqr + getvariable('eps')::DOUBLE, 0),
+            'ord':                v.ord})[1]
+    FROM standardized
+),
+-- Wide output: each transform is pulled out of every metric's struct with one COLUMNS()
+-- expression. The JobSpec's subset is kept by name (variable fgc_selected_cols, the declared
+-- <m>_<t> columns); the runner orders columns.
 t_all AS (
     SELECT _rid,
            struct_extract(COLUMNS('^([a-z][a-z0-9_]*)$'), 'diff')               AS '\1_diff',
@@ -245,10 +286,28 @@ t_wide AS (
     FROM t_all
 ),
 -- --------------------------------------------------------------------------------- scores
+-- Each row's metrics with a z, ranked by |z| descending then metric name ascending (the
+-- names' alphabetical rank, k = 7, stands in for the names until the top three are printed).
+metric_z AS (
+    SELECT _rid AS rid, list_value(*COLUMNS('^([a-z][a-z0-9_]*)$')) AS per_metric FROM t_struct
+),
+ranked AS (
+    SELECT z.rid,
+           list_sort(list_filter(z.per_metric, lambda s: s.z_mad_clipped IS NOT NULL)
+                     .apply(lambda s: {'neg_az': -abs(s.z_mad_clipped), 'alpha': a.alpha[s.ord + 1],
+                                       'ord': s.ord, 'z': s.z_mad_clipped})) AS zl
+    FROM metric_z z
+    CROSS JOIN (SELECT vals AS alpha FROM kind_lists WHERE k = 7) a
+),
+family_ords AS (
+    SELECT f.score, list(m.m_ord) AS ords
+    FROM p_score_families f JOIN metrics m ON m.metric = f.metric
+    GROUP BY f.score
+),
 family_scores AS (
-    SELECT t.rid, f.score, max(abs(t.z_mad_clipped)) AS v
-    FROM t JOIN p_score_families f ON f.metric = t.metric
-    GROUP BY t.rid, f.score
+    SELECT r.rid, f.score,
+           list_max(list_filter(r.zl, lambda e: list_contains(f.ords, e.ord)).apply(lambda e: -e.neg_az)) AS v
+    FROM ranked r CROSS JOIN family_ords f
 ),
 scores_wide AS (
     PIVOT family_scores
@@ -256,27 +315,15 @@ scores_wide AS (
     USING first(v)
     GROUP BY rid
 ),
-ranked AS (
-    SELECT rid, metric, z_mad_clipped AS z, abs(z_mad_clipped) AS az,
-           row_number() OVER (PARTITION BY rid ORDER BY abs(z_mad_clipped) DESC, metric ASC) AS rk
-    FROM t
-    WHERE z_mad_clipped IS NOT NULL
-),
+-- Formatting is costly: only the three contributors of each row are printed.
 row_scores AS (
     SELECT rid,
-           avg(az) FILTER (WHERE rk <= 3) AS anomaly_score,
-           count(*) FILTER (WHERE az >= getvariable('strong_z')::DOUBLE) AS strong_deviation_cnt
+           list_avg(list_transform(zl[1:3], lambda e: -e.neg_az)) AS anomaly_score,
+           len(list_filter(zl, lambda e: -e.neg_az >= getvariable('strong_z')::DOUBLE)) AS strong_deviation_cnt,
+           CASE WHEN len(zl) > 0 THEN
+               array_to_string(list_transform(zl[1:3], lambda e: getvariable('fgc_metrics')[e.ord + 1] || ':' || (e.z::VARCHAR::DECIMAL(38, 18))::DECIMAL(38, 2)::VARCHAR), ';')
+           END AS top_contributors
     FROM ranked
-    GROUP BY rid
-),
--- Formatting is costly: only the three contributors of each row are printed.
-contributors AS (
-    SELECT rid,
-           string_agg(metric || ':' || (z::VARCHAR::DECIMAL(38, 18))::DECIMAL(38, 2)::VARCHAR, ';' ORDER BY rk)
-               AS top_contributors
-    FROM ranked
-    WHERE rk <= 3
-    GROUP BY rid
 ),
 -- ----------------------------------------------------------------------- pair rarity (§7.4)
 anchor_spans AS (
@@ -337,7 +384,7 @@ SELECT r.host_ip, r.role, r.window_label, r.window_start_ts, r.window_end_ts, r.
        sw.* EXCLUDE (rid),
        rs.anomaly_score,
        coalesce(rs.strong_deviation_cnt, 0) AS strong_deviation_cnt,
-       tc.top_contributors,
+       rs.top_contributors,
        ps.pair_rarity_mean::DOUBLE AS pair_rarity_mean,
        ps.pair_rarity_max::DOUBLE AS pair_rarity_max,
        CASE WHEN r.has_baseline THEN coalesce(ps.rare_pair_cnt, 0) END AS rare_pair_cnt,
@@ -360,5 +407,4 @@ FROM anchor_rows r
 LEFT JOIN t_wide tw ON tw.rid = r.rid
 LEFT JOIN scores_wide sw ON sw.rid = r.rid
 LEFT JOIN row_scores rs ON rs.rid = r.rid
-LEFT JOIN contributors tc ON tc.rid = r.rid
 LEFT JOIN pair_summary ps ON ps.rid = r.rid

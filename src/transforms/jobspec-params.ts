@@ -94,9 +94,15 @@ export async function installJobSpecParams(session: Session, specs: JobSpecs, op
   await table('p_fgc_metrics', { metric: 'VARCHAR', scale_floor: 'DOUBLE' }, fgCMetrics(specs).map((m) => [m, fgC.scale_floor[m] ?? null]));
   await table('p_score_families', { score: 'VARCHAR', metric: 'VARCHAR' }, Object.entries(fgC.score_families).flatMap(([s, ms]) => ms.map((m) => [s, m])));
   await table('p_fgc_transforms', { transform: 'VARCHAR' }, fgC.transforms.map((t) => [t]));
-  await session.run(SELECTED_FGC_COLUMNS);
+  for (const stmt of FGC_DERIVED_VARIABLES) await session.run(stmt);
 }
 
-/** fg_c.sql keeps the declared <metric>_<transform> columns by this list (derived from the tables above). */
-export const SELECTED_FGC_COLUMNS = `SET VARIABLE fgc_selected_cols =
-  (SELECT list(m.metric || '_' || t.transform) FROM p_fgc_metrics m, p_fgc_transforms t)`;
+/**
+ * Lists fg_c.sql reads from variables (derived from the tables above): the FG-C metrics in
+ * output order (they select metric columns by name), and the declared <metric>_<transform>
+ * columns it keeps.
+ */
+export const FGC_DERIVED_VARIABLES = [
+  `SET VARIABLE fgc_metrics = (SELECT list(metric ORDER BY rowid) FROM p_fgc_metrics)`,
+  `SET VARIABLE fgc_selected_cols = (SELECT list(m.metric || '_' || t.transform) FROM p_fgc_metrics m, p_fgc_transforms t)`,
+];

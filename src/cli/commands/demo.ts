@@ -24,6 +24,7 @@ interface DemoArgs {
   days: number;
   attackDay: string;
   seed: number;
+  jobspecs: string;
   logFormat?: 'text' | 'json';
   debug?: boolean;
 }
@@ -40,6 +41,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       .option('days', { type: 'number', default: 10, describe: 'days of traffic; the last one has the attacks (>= 10 fills the 7d horizon)' })
       .option('attack-day', { type: 'string', default: '2026-11-24' })
       .option('seed', { type: 'number', default: 7 })
+      .option('jobspecs', { type: 'string', default: BUNDLED_JOBSPECS, describe: 'JobSpec directory with a project "demo"' })
       .option('log-format', { choices: ['text', 'json'] as const })
       .option('debug', { type: 'boolean' }) as unknown as Argv<DemoArgs>,
   handler: async (args) => {
@@ -53,7 +55,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
     say(`ndr-demo: ${synth.events} events; building delta, delta_peers, pair_counts, fg_a, fg_b and fg_c ...`);
 
     const runtime = resolveRuntime({
-      jobspecs: BUNDLED_JOBSPECS,
+      jobspecs: resolve(args.jobspecs),
       project: 'demo',
       warehouse: join(out, 'warehouse'),
       raw: join(out, 'raw', 'dt={dt}', 'hh={hh}', '*.parquet'),
@@ -79,7 +81,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       process.stdout.write(renderTop(rows, 'table', marks) + '\n\n');
       const found = truth.attackers.filter((a) => rows.some((r) => r.host_ip === a.host_ip));
       process.stdout.write(`${found.length} of ${truth.attackers.length} injected attackers are in the top 10. Total ${((Date.now() - t0) / 1000).toFixed(1)} s.\n`);
-      process.stdout.write(`Explore: ndr-sql top --date ${args.attackDay} --warehouse ${runtime.warehouse} --jobspecs ${BUNDLED_JOBSPECS} --format json\n`);
+      process.stdout.write(`Explore: ndr-sql top --date ${args.attackDay} --warehouse ${runtime.warehouse} --jobspecs ${runtime.jobspecs} --format json\n`);
       // The count is the demo's honest result, not a failure of the run: the exit code stays 0.
     } finally {
       ctx.session.close();
