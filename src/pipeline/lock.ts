@@ -52,6 +52,15 @@ export interface LockHolder {
   expires_at: number;
 }
 
+/** The dataset and range parts of a key, e.g. `fg_a` and `dt=2026-11-24`, or `fg_b` and `reference_date=2026-11-01`. */
+export interface LockSpec {
+  dataset: string;
+  range: string;
+}
+
+/** Default lease; the heartbeat renews it every third of it, so only a stalled or dead holder loses it. */
+export const LEASE_MS = 120_000;
+
 /** The conventional key: `<project>#<version>#<dataset>#<partition or range>`. */
 export const lockKey = (project: string, version: string, dataset: string, partition: string) => `${project}#${version}#${dataset}#${partition}`;
 
@@ -90,6 +99,27 @@ export function describeHolder(h: LockHolder): string {
 
 export function busyError(key: string, holder: LockHolder | undefined, waitMs: number): LockBusyError {
   return new LockBusyError(`lock ${key} is held by ${holder ? describeHolder(holder) : 'another run'}; gave up after waiting ${waitMs} ms`);
+}
+
+/**
+ * Take every key, in sorted order so that two holders of overlapping sets
+ * cannot deadlock; all or none: on failure the ones taken are released and
+ * the error (LockBusyError when one stays busy) is rethrown.
+ */
+export async function acquireAll(manager: LockManager, keys: Iterable<string>, opts: AcquireOptions): Promise<Lock[]> {
+  const taken: Lock[] = [];
+  try {
+    for (const key of [...new Set(keys)].sort()) taken.push(await manager.acquire(key, opts));
+  } catch (e) {
+    await releaseAll(taken);
+    throw e;
+  }
+  return taken;
+}
+
+/** Release each lock; a failed release is reported to `onError` and does not stop the others (the lease expires anyway). */
+export async function releaseAll(locks: Iterable<Lock>, onError: (lock: Lock, e: unknown) => void = () => {}): Promise<void> {
+  for (const l of locks) await l.release().catch((e) => onError(l, e));
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)));

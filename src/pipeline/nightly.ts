@@ -10,35 +10,30 @@
  * A batch without raw input is a gap: recorded as missing_input, listed,
  * exit 3; it is never committed as an empty success.
  */
-import { resolve } from 'node:path';
-import { InputNotReadyError, UsageError, exitCodeOf, oneLine } from '../errors/index.ts';
-import { DAY_MS, alignedBatch, batchEnd, batchesOfDay, isoZ, parseInstant, selectBatches, type Batch } from '../engine/batches.ts';
+import { InputNotReadyError, UsageError, oneLine } from '../errors/index.ts';
+import { BATCH_MS, DAY_MS, alignedBatch, batchEnd, batchesInRange, batchesOfDay, isoZ, parseInstant, selectBatches, type Batch } from '../engine/batches.ts';
 import { createDynamoClient } from '../aws/clients.ts';
 import type { RuntimeConfig } from '../config/runtime.ts';
-import { resolveRuntime } from '../config/runtime.ts';
-import { loadJobSpecs } from '../config/jobspec-source.ts';
-import { openJobSpecSource } from '../config/open-jobspecs.ts';
-import { RunSummary, silentLogger, type Logger, type Progress } from '../log/index.ts';
-import { baselinePartition, batchPartition } from '../storage/layout.ts';
+import { RunSummary, type Logger, type Progress } from '../log/index.ts';
+import { baselinePartition, batchPartition, partitionValues } from '../storage/layout.ts';
 import { isS3Uri } from '../storage/s3uri.ts';
-import { openWarehouse } from '../storage/open.ts';
 import { FG_B_TABLES } from '../transforms/columns.ts';
-import { buildRawStage, type StepResult } from './build.ts';
+import { buildRawStage, type Buildable, type StepResult } from './build.ts';
 import { fgCChunks } from './builders.ts';
 import './builders.ts';
-import { RAW_DATASETS } from './build-raw.ts';
+import { RAW_DATASETS, type RawDataset } from './build-raw.ts';
 import { buildFgA } from './build-fg-a.ts';
-import { buildFgB, referenceDate } from './build-fg-b.ts';
+import { buildFgB, horizonRanges, referenceDate } from './build-fg-b.ts';
 import { buildFgC, scheduledReference } from './build-fg-c.ts';
-import { openRunContext, type RunContext } from './context.ts';
+import type { RunContext } from './context.ts';
 import { normalizeDataset } from './dag.ts';
 import { DynamoLedger } from './ledger-dynamo.ts';
 import { LocalLedger } from './ledger-local.ts';
 import type { Ledger } from './ledger.ts';
-import { DynamoLockManager } from './lock-dynamo.ts';
+import { DEFAULT_LOCK_TABLE, DynamoLockManager } from './lock-dynamo.ts';
 import { FileLockManager } from './lock-file.ts';
-import type { LockManager } from './lock.ts';
-import { Tracker, type StepDef, type StepOutcome, type TrackerOptions } from './tracked.ts';
+import type { LockManager, LockSpec } from './lock.ts';
+import { Tracker, datasetOfPartition, type StepDef, type StepOutcome, type TrackerOptions } from './tracked.ts';
 
 /** Steps after the raw stage that `--skip` may leave out (skipping one skips what depends on it). */
 export const SKIPPABLE = ['fg_a', 'fg_b', 'fg_c'] as const;
@@ -318,6 +313,112 @@ export async function planNightly(
   return out;
 }
 
+// ---- build locks -----------------------------------------------------------
+
+/** What one `ndr-sql build` command writes. */
+export interface BuildTarget {
+  /** The dataset built (`delta` for a raw-stage list). */
+  dataset: Buildable;
+  /** Raw stage: the raw datasets built in one pass (`delta,delta_peers,pair_counts`). */
+  rawDatasets?: readonly RawDataset[];
+  batches: Batch[];
+  /** fg_b: the reference instant. */
+  referenceMs?: number;
+  upstream: boolean;
+}
+
+function groupByDay(batches: Batch[]): Batch[][] {
+  const days = new Map<number, Batch[]>();
+  for (const b of batches) days.set(floorDay(b.start), [...(days.get(floorDay(b.start)) ?? []), b]);
+  return [...days.values()];
+}
+
+/**
+ * The locks `build` takes: the keys of `run`'s steps (rawStep, fgAStep, ...)
+ * for every partition the build may write, upstream included, so a build and
+ * a run (or two builds) never write the same partitions at once. The upstream
+ * part follows builders.ts (fgAWithUpstream, fgBWithUpstream); `lockOfPartition`
+ * lets the caller check that what was committed was covered.
+ */
+export function buildLocks(ctx: RunContext, t: BuildTarget): LockSpec[] {
+  const out: LockSpec[] = [];
+  const maxW = Math.max(...Object.values(ctx.specs.fg_a_builder.windows)) * 60_000;
+  const fgA = (batches: Batch[], upstream: boolean) => {
+    for (const day of groupByDay(batches)) {
+      if (upstream) {
+        // The first anchors' long windows read the previous day's deltas, which --upstream builds too.
+        for (const lead of groupByDay(batchesInRange(day[0].start + BATCH_MS - maxW, day[0].start))) out.push(...rawStep(ctx, lead).locks);
+        out.push(...rawStep(ctx, day).locks);
+      }
+      out.push(...fgAStep(ctx, day).locks);
+    }
+  };
+  const fgB = (referenceMs: number, upstream: boolean) => {
+    if (upstream) {
+      const ranges = horizonRanges(ctx, referenceMs);
+      fgA(batchesInRange(Math.min(...ranges.map((r) => r.startMs)) - BATCH_MS, Math.max(...ranges.map((r) => r.endMs)) - BATCH_MS), true);
+    }
+    out.push(...fgBStep(ctx, referenceMs).locks);
+  };
+  switch (t.dataset) {
+    case 'delta':
+    case 'delta_peers':
+    case 'pair_counts': {
+      const written = new Set<string>(t.rawDatasets ?? [t.dataset]);
+      for (const day of groupByDay(t.batches)) out.push(...rawStep(ctx, day).locks.filter((l) => written.has(l.dataset)));
+      break;
+    }
+    case 'delta_peers_daily':
+      out.push(...fgAStep(ctx, t.batches).locks.filter((l) => l.dataset === 'delta_peers_daily'));
+      break;
+    case 'fg_a':
+      fgA(t.batches, t.upstream);
+      break;
+    case 'fg_b':
+      if (t.referenceMs === undefined) throw new UsageError('fg_b needs a reference date');
+      fgB(t.referenceMs, t.upstream);
+      break;
+    case 'fg_c':
+      if (t.upstream) {
+        fgA(t.batches, true);
+        for (const ref of new Set(t.batches.map((b) => scheduledReference(ctx, floorDay(b.start))))) fgB(ref, true);
+      }
+      for (const day of groupByDay(t.batches)) out.push(...fgCStep(ctx, day, false).locks);
+      break;
+  }
+  return [...new Map(out.map((l) => [`${l.dataset}#${l.range}`, l])).values()];
+}
+
+/** The lock that covers a committed partition (the inverse of the step locks above). */
+export function lockOfPartition(partition: string): LockSpec {
+  const dataset = datasetOfPartition(partition).split('/')[0];
+  const v = partitionValues(partition);
+  if (dataset === 'delta_peers_daily') return { dataset, range: 'all' };
+  if (v.reference_date) return { dataset, range: `reference_date=${v.reference_date}` };
+  return { dataset, range: v.dt ? `dt=${v.dt}` : partition };
+}
+
+export type LockKind = 'auto' | 'file' | 'dynamodb' | 'none';
+
+/**
+ * The lock manager of `build` (undefined: unlocked). Lock files beside a local
+ * warehouse; for an s3:// warehouse the DynamoDB lock table, which `auto` uses
+ * only when NDR_LOCK_TABLE_NAME names it: builds on S3 never needed DynamoDB,
+ * and guessing the default table would make them fail (or wait on AWS) where
+ * it does not exist.
+ */
+export function openBuildLocks(runtime: RuntimeConfig, kind: LockKind, log: Logger): { locks?: LockManager; close(): void } {
+  const s3 = isS3Uri(runtime.warehouse);
+  if (kind === 'none') return { close: () => {} };
+  if (kind === 'file' || (kind === 'auto' && !s3)) return { locks: new FileLockManager(runtime.warehouse, { logger: log }), close: () => {} };
+  if (kind === 'auto' && !process.env.NDR_LOCK_TABLE_NAME) {
+    log.warn('build_unlocked', { msg: `${runtime.warehouse}: no lock table (set NDR_LOCK_TABLE_NAME, or --locks dynamodb for ${DEFAULT_LOCK_TABLE}); a concurrent build or run of the same partitions is not excluded` });
+    return { close: () => {} };
+  }
+  const client = createDynamoClient(runtime);
+  return { locks: new DynamoLockManager({ client, logger: log }), close: () => client.destroy() };
+}
+
 // ---- ledger and locks ------------------------------------------------------
 
 export type LedgerKind = 'auto' | 'local' | 'dynamodb';
@@ -351,77 +452,6 @@ export function openCoordination(runtime: RuntimeConfig, kind: LedgerKind = 'aut
       await ledger.close();
       client.destroy();
     },
-  };
-}
-
-// ---- bench -----------------------------------------------------------------
-
-export interface BenchNightlyArgs {
-  warehouse: string;
-  /** Raw URI template or glob. */
-  raw: string;
-  /** YYYY-MM-DD */
-  date: string;
-  rawFormat?: RuntimeConfig['rawFormat'];
-  preset?: RuntimeConfig['preset'];
-  project?: string;
-  jobspecs?: string;
-  skip?: readonly string[];
-  allowMissingBaseline?: boolean;
-}
-
-export interface BenchNightlyResult {
-  wallSeconds: number;
-  peakRssMb: number;
-  noopRerunSeconds: number;
-  /** Exit code the CLI would give each run (1 with `error` when a step failed, e.g. a template not written yet). */
-  exitCodes: [number, number];
-  /** The error that stopped the first run, if any (the times then cover the steps before it). */
-  error?: string;
-}
-
-/**
- * For `npm run bench`: one nightly of `date` into `warehouse`, then the same
- * again (a no-op rerun of an up-to-date day, target <= 5 s). In-process: the
- * times exclude Node/tsx start-up, include opening DuckDB and the ledger.
- */
-export async function benchNightly(args: BenchNightlyArgs): Promise<BenchNightlyResult> {
-  const runtime = resolveRuntime({
-    warehouse: resolve(args.warehouse),
-    raw: args.raw,
-    rawFormat: args.rawFormat,
-    preset: args.preset,
-    project: args.project,
-    jobspecs: args.jobspecs,
-    cacheDir: resolve(args.warehouse, '.cache'),
-  });
-  const specs = await loadJobSpecs(openJobSpecSource(runtime), runtime.project, runtime.specVersion);
-  const days = nightlyDays({ date: args.date });
-  const opts: PipelineOptions = { allowMissingBaseline: args.allowMissingBaseline, skip: args.skip };
-  const once = async () => {
-    const t0 = Date.now();
-    const coord = openCoordination(runtime, 'local');
-    const ctx = await openRunContext({ specs, runtime, warehouse: openWarehouse(runtime), log: silentLogger });
-    const tracker = new Tracker(ctx, { ledger: coord.ledger, locks: coord.locks, lockWaitMs: 0, owner: `bench nightly ${args.date}` });
-    let report: RunReport;
-    try {
-      report = await runNightly(ctx, tracker, days, opts);
-    } finally {
-      await tracker.close();
-      ctx.session.close();
-      await coord.close();
-    }
-    return { seconds: (Date.now() - t0) / 1000, code: report.error ? exitCodeOf(report.error) : reportExitCode(report), error: report.error };
-  };
-  const first = await once();
-  const peakRssMb = process.resourceUsage().maxRSS / 1024;
-  const second = await once();
-  return {
-    wallSeconds: first.seconds,
-    peakRssMb: Math.round(peakRssMb),
-    noopRerunSeconds: second.seconds,
-    exitCodes: [first.code, second.code],
-    ...(first.error ? { error: oneLine(first.error) } : {}),
   };
 }
 

@@ -25,7 +25,7 @@ import type { Manifest } from '../storage/manifest.ts';
 import { batchPartition } from '../storage/layout.ts';
 import type { PlanEntry, StepResult } from './build.ts';
 import type { RunContext } from './context.ts';
-import { lockKey, type Lock, type LockManager } from './lock.ts';
+import { LEASE_MS, acquireAll, lockKey, releaseAll, type Lock, type LockManager, type LockSpec } from './lock.ts';
 import type { Ledger, LedgerEntry, LedgerRecordInput } from './ledger.ts';
 import { withRetry, type RetryOptions } from './retry.ts';
 
@@ -36,7 +36,7 @@ export interface StepDef {
   /** The partition range, for logs and lock keys: `dt=2026-11-24` or `reference_date=2026-11-01`. */
   range: string;
   /** Lock keys' dataset and range parts: the partitions this step may write. */
-  locks: { dataset: string; range: string }[];
+  locks: LockSpec[];
   /** Partitions the step is responsible for; used when the builder cannot say (input not ready, failure). */
   expected: () => string[];
   /** Data-time window of `expected` (ledger look-ups). */
@@ -125,28 +125,16 @@ export class Tracker {
    * keep them until `release`/`close`. Throws LockBusyError (exit 3) when one
    * stays busy longer than lockWaitMs; locks taken by this call are released then.
    */
-  async lock(specs: { dataset: string; range: string }[]): Promise<Lock[]> {
-    const keys = [...new Set(specs.map((s) => this.key(s.dataset, s.range)))].sort();
-    const taken: Lock[] = [];
-    try {
-      for (const key of keys) {
-        if (this.held.has(key)) continue;
-        const lock = await this.opts.locks.acquire(key, { waitMs: this.opts.lockWaitMs, leaseMs: this.opts.leaseMs ?? 120_000, owner: this.opts.owner });
-        this.held.set(key, lock);
-        taken.push(lock);
-      }
-    } catch (e) {
-      await this.release(taken);
-      throw e;
-    }
+  async lock(specs: LockSpec[]): Promise<Lock[]> {
+    const keys = specs.map((s) => this.key(s.dataset, s.range)).filter((k) => !this.held.has(k));
+    const taken = await acquireAll(this.opts.locks, keys, { waitMs: this.opts.lockWaitMs, leaseMs: this.opts.leaseMs ?? LEASE_MS, owner: this.opts.owner });
+    for (const l of taken) this.held.set(l.key, l);
     return taken;
   }
 
   async release(locks: Lock[]): Promise<void> {
-    for (const l of locks) {
-      this.held.delete(l.key);
-      await l.release().catch((e) => this.ctx.log.warn('lock_release_failed', { lock: l.key, error: e }));
-    }
+    for (const l of locks) this.held.delete(l.key);
+    await releaseAll(locks, (l, e) => this.ctx.log.warn('lock_release_failed', { lock: l.key, error: e }));
   }
 
   /** Throws LockLostError if any lock this run holds was taken over. */

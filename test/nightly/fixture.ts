@@ -7,7 +7,7 @@
  * `perBatch` `<dir>/raw/dt=/hh=/mm=/data_0.parquet` (one file per 15-minute batch).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { REPO } from '../support/context.ts';
@@ -21,7 +21,8 @@ export interface RawFixture {
   days: string[];
 }
 
-export async function writeRawFixture(dir: string, days: string[], opts: { perBatch?: boolean } = {}): Promise<RawFixture> {
+export async function writeRawFixture(dir: string, days: string[], opts: { perBatch?: boolean; hosts?: number } = {}): Promise<RawFixture> {
+  const hosts = opts.hosts ?? HOSTS;
   mkdirSync(dir, { recursive: true });
   const inst = await DuckDBInstance.create(':memory:');
   const c = await inst.connect();
@@ -34,12 +35,12 @@ export async function writeRawFixture(dir: string, days: string[], opts: { perBa
       CREATE TABLE ev AS
       WITH grid AS (
         SELECT m.m AS minute, h.h AS host
-        FROM range(${minutes}) m(m), range(1, ${HOSTS + 1}) h(h)
+        FROM range(${minutes}) m(m), range(1, ${hosts + 1}) h(h)
         WHERE (m.m * 7 + h.h * 13) % 5 < 2
       )
       SELECT
         '10.0.0.' || host AS source_ip,
-        ['8.8.8.8', '1.1.1.1', '93.184.216.34', '10.0.0.' || (1 + (host % ${HOSTS})), '192.168.1.20'][1 + (minute + host) % 5] AS destination_ip,
+        ['8.8.8.8', '1.1.1.1', '93.184.216.34', '10.0.0.' || (1 + (host % ${hosts})), '192.168.1.20'][1 + (minute + host) % 5] AS destination_ip,
         (40000 + (minute * 3 + host) % 20000)::INTEGER AS source_port,
         ([443, 80, 53, 22, 445][1 + (minute * host) % 5])::INTEGER AS destination_port,
         (200 + (minute * 37 + host * 101) % 5000)::BIGINT AS source_bytes,
@@ -72,8 +73,46 @@ export function templatesReady(...names: string[]): boolean {
 export const FG_A_READY = templatesReady('fg_a', 'delta_peers_daily', 'delta_to_fg_a', 'ip_list_peers');
 
 /** Common CLI flags of a test run. */
-export function cliArgs(warehouse: string, raw: string): string[] {
-  return ['--warehouse', warehouse, '--raw', raw, '--raw-format', 'parquet', '--preset', 'paloalto', '--jobspecs', join(REPO, 'jobspecs'), '--cache-dir', join(warehouse, '.cache')];
+export function cliArgs(warehouse: string, raw: string, jobspecs = join(REPO, 'jobspecs')): string[] {
+  return ['--warehouse', warehouse, '--raw', raw, '--raw-format', 'parquet', '--preset', 'paloalto', '--jobspecs', jobspecs, '--cache-dir', join(warehouse, '.cache')];
+}
+
+/** The FG-C score families' metrics: FG-C keeps its scores, at a fifth of the width of all 46 metrics. */
+export const NARROW_METRICS = [
+  'sessions_cnt',
+  'bytes_src_sum',
+  'bytes_dst_sum',
+  'deny_ratio',
+  'peer_ip_nunique',
+  'max_sessions_per_minute',
+  'bytes_asymmetry_ratio',
+  'peer_segment_nunique',
+  'admin_port_sessions_cnt',
+];
+
+/**
+ * The demo JobSpecs, shrunk so that a whole day through FG-B and FG-C stays
+ * cheap: one 1-day FG-B horizon (one day of history suffices), two FG-A
+ * windows, NARROW_METRICS in FG-B and FG-C. Returns the --jobspecs directory.
+ */
+export function writeTestJobSpecs(dir: string, schedule: 'daily' | 'weekly' | 'monthly'): string {
+  const project = join(dir, 'demo');
+  mkdirSync(project, { recursive: true });
+  cpSync(join(REPO, 'jobspecs', 'demo'), project, { recursive: true });
+  const patch = (job: string, f: (j: Record<string, unknown>) => void) => {
+    const file = join(project, `${job}#v1.json`);
+    const j = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    f(j);
+    writeFileSync(file, JSON.stringify(j, null, 2));
+  };
+  patch('project_parameters', (j) => (j.baseline_schedule = schedule));
+  patch('fg_a_builder', (j) => (j.windows = { w_15m: 15, w_1h: 60 }));
+  patch('fg_b_builder', (j) => {
+    j.horizons = { '1d': { days: 1, tail: 0, head: 0 } };
+    j.baseline_metrics = NARROW_METRICS;
+  });
+  patch('fg_c_builder', (j) => (j.metrics = NARROW_METRICS));
+  return dir;
 }
 
 export interface CliResult {

@@ -1,9 +1,18 @@
-/** `ndr-sql build <dataset> (--date D | --batch ISO | --from ISO --to ISO) [--upstream] [--force]` */
+/**
+ * `ndr-sql build <dataset> (--date D | --batch ISO | --from ISO --to ISO) [--upstream] [--force]`
+ *
+ * Takes the same partition locks as `run` (one per project, version, dataset
+ * and day or reference date, upstream included) for the whole build; waits
+ * `--lock-wait` seconds for a busy one, then exits 3 having written nothing.
+ */
 import type { Argv, CommandModule } from 'yargs';
 import { EXIT, UsageError } from '../../errors/index.ts';
 import { isoZ, parseDay, parseInstant, selectBatches } from '../../engine/batches.ts';
 import type { Logger } from '../../log/index.ts';
-import { openRunContext } from '../../pipeline/context.ts';
+import { openRunContext, type RunContext } from '../../pipeline/context.ts';
+import { LEASE_MS, acquireAll, lockKey, releaseAll, type Lock, type LockManager, type LockSpec } from '../../pipeline/lock.ts';
+import { buildLocks, lockOfPartition, openBuildLocks, type LockKind } from '../../pipeline/nightly.ts';
+import { LockLostError } from '../../pipeline/tracked.ts';
 import { BUILDABLE, build, buildRawStage, type StepResult } from '../../pipeline/build.ts';
 import { RAW_DATASETS } from '../../pipeline/build-raw.ts';
 import '../../pipeline/builders.ts';
@@ -27,6 +36,8 @@ export interface BuildFlags extends CommonArgs, SelectionArgs {
 
 interface BuildArgs extends BuildFlags {
   dataset: string;
+  lockWait?: number;
+  locks?: LockKind;
 }
 
 export function withSelection<T>(y: Argv<T>) {
@@ -46,27 +57,75 @@ export const buildCommand: CommandModule<object, BuildArgs> = {
       .option('reference', { type: 'string', describe: 'fg_b: reference instant (ISO) instead of --date' })
       .option('upstream', { type: 'boolean', describe: 'first build missing or stale inputs' })
       .option('force', { type: 'boolean', describe: 'rebuild partitions that are up to date' })
-      .option('allow-missing-baseline', { type: 'boolean', describe: "fg_c: emit baseline_source='none' rows when no FG-B exists" }) as unknown as Argv<BuildArgs>,
+      .option('allow-missing-baseline', { type: 'boolean', describe: "fg_c: emit baseline_source='none' rows when no FG-B exists" })
+      .option('lock-wait', { type: 'number', default: 0, describe: 'seconds to wait for a busy partition lock before exiting 3' })
+      .option('locks', {
+        choices: ['auto', 'file', 'dynamodb', 'none'] as const,
+        default: 'auto' as const,
+        describe: 'auto: lock files for a local warehouse; DynamoDB for s3:// when NDR_LOCK_TABLE_NAME is set',
+      })
+      .check((a) => {
+        if (a.lockWait != null && !(Number(a.lockWait) >= 0)) throw new UsageError('--lock-wait must be >= 0 seconds');
+        return true;
+      }) as unknown as Argv<BuildArgs>,
   handler: async (args) => {
     // `delta,delta_peers,pair_counts` builds the raw stage once for all three (one read of the raw input).
     const rawStage = args.dataset.includes(',') ? args.dataset.split(',').map((d) => datasetName(d, RAW_DATASETS)) : undefined;
     const dataset = rawStage ? 'delta' : datasetName(args.dataset, BUILDABLE);
     const opened = await openCommon(args);
     const batches = dataset === 'fg_b' ? [] : selectBatches(args);
+    const referenceMs = dataset === 'fg_b' ? referenceOf(args) : undefined;
     const ctx = await openRunContext({ ...opened, force: args.force });
+    const target = { dataset, rawDatasets: rawStage, batches, referenceMs, upstream: Boolean(args.upstream) };
+    let backend: ReturnType<typeof openBuildLocks> | undefined;
+    let held: Lock[] = [];
     try {
+      backend = openBuildLocks(opened.runtime, args.locks ?? 'auto', ctx.log);
+      const locks = buildLocks(ctx, target);
+      if (backend.locks) held = await takeLocks(ctx, backend.locks, locks, args);
       const results = rawStage ? [await buildRawStage(ctx, batches, rawStage)] : await build(ctx, dataset, batches, {
-        upstream: Boolean(args.upstream),
+        upstream: target.upstream,
         allowMissingBaseline: args.allowMissingBaseline,
-        referenceMs: dataset === 'fg_b' ? referenceOf(args) : undefined,
+        referenceMs,
       });
       reportSteps(ctx.log, results);
+      if (backend.locks) checkLockScope(ctx.log, locks, results);
+      assertNotLost(held);
       if (results.some((r) => r.missing.length)) process.exitCode = EXIT.notReady;
     } finally {
+      await releaseAll(held, (l, e) => ctx.log.warn('lock_release_failed', { lock: l.key, error: e }));
+      backend?.close();
       ctx.session.close();
     }
   },
 };
+
+async function takeLocks(ctx: RunContext, manager: LockManager, locks: LockSpec[], args: BuildArgs): Promise<Lock[]> {
+  const { project, version } = ctx.specs;
+  const held = await acquireAll(
+    manager,
+    locks.map((l) => lockKey(project, version, l.dataset, l.range)),
+    { waitMs: Math.round((args.lockWait ?? 0) * 1000), leaseMs: LEASE_MS, owner: `ndr-sql build ${args.dataset} (run ${ctx.runId})` },
+  );
+  ctx.log.debug('build_locks', { locks: held.length, msg: manager.description });
+  return held;
+}
+
+/** A lease that lapsed mid-build (process stalled past it) may have let another run write the same partitions: fail, so the build is rerun. */
+function assertNotLost(held: Lock[]) {
+  const lost = held.filter((l) => l.lost).map((l) => l.key);
+  if (lost.length) throw new LockLostError(`lock ${lost.join(', ')} was lost during the build (lease lapsed and taken over); another run may have written the same partitions: rerun the build`);
+}
+
+/** A committed partition outside the locks means buildLocks no longer follows the builders: say so loudly. */
+function checkLockScope(log: Logger, locks: LockSpec[], results: StepResult[]) {
+  const covered = new Set(locks.map((l) => `${l.dataset}#${l.range}`));
+  const outside = results.flatMap((r) => r.committed.map((m) => m.partition)).filter((p) => {
+    const l = lockOfPartition(p);
+    return !covered.has(`${l.dataset}#${l.range}`);
+  });
+  if (outside.length) log.error('lock_scope', { partitions: outside.slice(0, 8), msg: `${outside.length} partition(s) were committed without their lock (buildLocks out of step with builders.ts)` });
+}
 
 function referenceOf(args: BuildArgs): number {
   if (args.reference) return parseInstant(args.reference);
