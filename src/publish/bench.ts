@@ -1,13 +1,14 @@
 /**
  * Publish benchmark (`npm run bench` calls benchPublish()):
- * - online: PutRecord throughput against the local fake Feature Store at
- *   0% and 5% throttling, concurrency 32, N records (default 20,000); checks
- *   that every record is stored or dead-lettered (none lost);
+ * - online: PutRecord throughput against the local fake Feature Store (in its
+ *   own process) at 0% and 5% throttling, concurrency 32, N records (default
+ *   20,000), without and with one worker thread, three interleaved runs each;
+ *   checks that every record is stored or dead-lettered (none lost);
  * - offline: MB/s of the offline-store layout written to a local directory.
  * Also exports writeSampleRows(), the FG-C-like rows the publish tests use.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Session } from '../engine/session.ts';
 import { lit, sql, inline } from '../engine/sql.ts';
@@ -67,18 +68,36 @@ export async function writeSampleRows(session: Session, path: string, o: SampleR
 
 export interface OnlineBenchResult {
   records: number;
-  throttleRate: number;
+  throttle_pct: number;
   concurrency: number;
+  /** Spec `workers`, and how many had started by the end of the run (they load the SDK while the calling thread sends). */
+  workers: number;
+  workers_started: number;
+  run: number;
   seconds: number;
-  recordsPerSec: number;
+  records_per_s: number;
   retries: number;
   throttled: number;
-  deadLettered: number;
+  dead_letters: number;
   stored: number;
+  /** Records neither stored nor dead-lettered: must be 0. */
   lost: number;
-  maxInFlightServer: number;
-  /** Publisher CPU (user + system) per record, ms: what bounds throughput on a busy host. */
-  cpuMsPerRecord: number;
+  max_in_flight_client: number;
+  max_in_flight_server: number;
+  /** Publisher process CPU (user + system, all threads) per record, ms: what bounds throughput on a busy host. */
+  cpu_ms_per_record: number;
+  /** 1-minute load average when the run ended: the host is shared, so read throughput with it. */
+  load_avg_1m: number;
+}
+
+export interface OfflineBenchResult {
+  rows: number;
+  files: number;
+  bytes: number;
+  seconds: number;
+  mb_per_s: number;
+  rows_per_s: number;
+  load_avg_1m: number;
 }
 
 export interface PublishBenchResult {
@@ -89,7 +108,7 @@ export interface PublishBenchResult {
    */
   cpuCalibrationMs: number;
   online: OnlineBenchResult[];
-  offline: { rows: number; files: number; bytes: number; seconds: number; mbPerSec: number; rowsPerSec: number };
+  offline: OfflineBenchResult;
 }
 
 function cpuCalibrationMs(): number {
@@ -100,12 +119,90 @@ function cpuCalibrationMs(): number {
   return acc > 0 ? (c.user + c.system) / 1000 : 0;
 }
 
-export async function benchPublish(opts: { records?: number; concurrency?: number; offlineRows?: number; log?: (line: string) => void } = {}): Promise<PublishBenchResult> {
+export interface PublishBenchOptions {
+  records?: number;
+  concurrency?: number;
+  /** Throttling rates to run, default 0 and 5%. */
+  throttles?: number[];
+  /** Runs per throttling rate (the host is shared: report each, compare the median). */
+  repeat?: number;
+  /** Spec `workers` settings to run (default 0 and 1). */
+  workers?: number[];
+  offlineRows?: number;
+  log?: (line: string) => void;
+}
+
+type FakeProcess = Awaited<ReturnType<typeof import('../../test/publish/fake-featurestore.ts').startFakeFeatureStoreProcess>>;
+
+interface OnlineRun {
+  session: Session;
+  fake: FakeProcess;
+  input: string;
+  dir: string;
+  spec: PublishSpecInput;
+  records: number;
+  throttle: number;
+  run: number;
+}
+
+async function benchOnlineOnce(o: OnlineRun): Promise<OnlineBenchResult> {
+  await o.fake.reset();
+  await o.fake.setFaults({ throttle: o.throttle }, 7 + o.run);
+  const cpu0 = process.cpuUsage();
+  const s = await publishOnline({
+    session: o.session,
+    files: [o.input],
+    spec: publishSpecSchema.parse(o.spec),
+    batchId: `bench-online-${o.throttle}-${o.run}`,
+    workDir: o.dir,
+    aws: o.fake.aws,
+  });
+  const cpu = process.cpuUsage(cpu0);
+  const stored = await o.fake.count('bench-fg');
+  const fakeStats = await o.fake.stats();
+  return {
+    records: o.records,
+    throttle_pct: o.throttle * 100,
+    concurrency: s.online!.concurrency,
+    workers: o.spec.workers ?? 0,
+    workers_started: s.online!.workers,
+    run: o.run,
+    seconds: round(s.elapsedMs / 1000, 2),
+    records_per_s: Math.round(s.recordsPerSec),
+    retries: s.retries,
+    throttled: s.throttled,
+    dead_letters: s.deadLettered,
+    stored,
+    lost: o.records - stored - s.deadLettered,
+    max_in_flight_client: s.online!.maxInFlight,
+    max_in_flight_server: fakeStats.maxInFlight,
+    cpu_ms_per_record: round((cpu.user + cpu.system) / 1000 / o.records, 3),
+    load_avg_1m: round(loadavg()[0], 2),
+  };
+}
+
+async function benchOffline(session: Session, dir: string, rows: number, spec: PublishSpecInput): Promise<OfflineBenchResult> {
+  const input = join(dir, 'rows-offline.parquet');
+  await writeSampleRows(session, input, { rows, perBatch: Math.ceil(rows / 8), metrics: 32 });
+  const s = await publishOffline({ session, files: [input], spec: publishSpecSchema.parse(spec), batchId: 'bench-offline', workDir: dir });
+  return {
+    rows: s.published,
+    files: s.offline!.files.length,
+    bytes: s.offline!.bytes,
+    seconds: round(s.elapsedMs / 1000, 2),
+    mb_per_s: round(s.offline!.mbPerSec, 2),
+    rows_per_s: Math.round(s.recordsPerSec),
+    load_avg_1m: round(loadavg()[0], 2),
+  };
+}
+
+const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+
+export async function benchPublish(opts: PublishBenchOptions = {}): Promise<PublishBenchResult> {
   // Test support lives under test/; loaded lazily so production imports of src/publish never touch it.
   const { startFakeFeatureStoreProcess, openTestSession } = await import('../../test/publish/fake-featurestore.ts');
   const records = opts.records ?? 20_000;
-  const concurrency = opts.concurrency ?? 32;
-  const offlineRows = opts.offlineRows ?? 200_000;
   const log = opts.log ?? (() => undefined);
   const dir = await mkdtemp(join(tmpdir(), 'ndr-bench-publish-'));
   const session = await openTestSession();
@@ -114,59 +211,30 @@ export async function benchPublish(opts: { records?: number; concurrency?: numbe
   try {
     const input = join(dir, 'rows.parquet');
     await writeSampleRows(session, input, { rows: records, metrics: 16 });
-    const base: PublishSpecInput = { feature_group: 'bench-fg', concurrency, offline_s3_uri: join(dir, 'offline') };
+    const spec: PublishSpecInput = { feature_group: 'bench-fg', concurrency: opts.concurrency ?? 32, offline_s3_uri: join(dir, 'offline') };
 
     const calibration = cpuCalibrationMs();
-    log(`publish bench: host CPU calibration ${calibration.toFixed(0)} ms (≈100 ms on an idle modern core)`);
+    log(`publish bench: host CPU calibration ${calibration.toFixed(0)} ms (≈100 ms on an idle modern core), load average ${loadavg()[0].toFixed(1)}`);
     const online: OnlineBenchResult[] = [];
-    for (const throttle of [0, 0.05]) {
-      await fake.reset();
-      await fake.setFaults({ throttle }, 7);
-      const cpu0 = process.cpuUsage();
-      const s = await publishOnline({
-        session,
-        files: [input],
-        spec: publishSpecSchema.parse(base),
-        batchId: `bench-online-${throttle}`,
-        workDir: dir,
-        aws: fake.aws,
-      });
-      const cpu = process.cpuUsage(cpu0);
-      const stored = await fake.count('bench-fg');
-      const fakeStats = await fake.stats();
-      const r: OnlineBenchResult = {
-        records,
-        throttleRate: throttle,
-        concurrency,
-        seconds: s.elapsedMs / 1000,
-        recordsPerSec: s.recordsPerSec,
-        retries: s.retries,
-        throttled: s.throttled,
-        deadLettered: s.deadLettered,
-        stored,
-        lost: records - stored - s.deadLettered,
-        maxInFlightServer: fakeStats.maxInFlight,
-        cpuMsPerRecord: (cpu.user + cpu.system) / 1000 / records,
-      };
-      log(
-        `publish online ${throttle * 100}% throttling, concurrency ${concurrency}: ${r.recordsPerSec.toFixed(0)} records/s, ` +
-          `${r.cpuMsPerRecord.toFixed(3)} ms CPU/record, ${r.retries} retries, ${r.deadLettered} dead letters, ${r.lost} lost`,
-      );
-      online.push(r);
+    const configs = (opts.workers ?? [0, 1]).flatMap((workers) => (opts.throttles ?? [0, 0.05]).map((throttle) => ({ workers, throttle })));
+    // Repeats are interleaved, so that a burst of load on the shared host does not fall on one configuration only.
+    for (let run = 1; run <= (opts.repeat ?? 3); run++) {
+      for (const { workers, throttle } of configs) {
+        const r = await benchOnlineOnce({ session, fake, input, dir, spec: { ...spec, workers }, records, throttle, run });
+        log(
+          `publish online ${r.throttle_pct}% throttling, concurrency ${r.concurrency}, ${r.workers} workers, run ${run}: ${r.records_per_s} records/s, ` +
+            `${r.cpu_ms_per_record} ms CPU/record, ${r.retries} retries, ${r.dead_letters} dead letters, ${r.lost} lost (load ${r.load_avg_1m})`,
+        );
+        online.push(r);
+      }
+    }
+    for (const { workers, throttle } of configs) {
+      const runs = online.filter((r) => r.throttle_pct === throttle * 100 && r.workers === workers);
+      log(`publish online ${throttle * 100}% throttling, ${workers} workers: median ${median(runs.map((r) => r.records_per_s))} records/s over ${runs.length} runs`);
     }
 
-    const offInput = join(dir, 'rows-offline.parquet');
-    await writeSampleRows(session, offInput, { rows: offlineRows, perBatch: Math.ceil(offlineRows / 8), metrics: 32 });
-    const s = await publishOffline({ session, files: [offInput], spec: publishSpecSchema.parse(base), batchId: 'bench-offline', workDir: dir });
-    const offline = {
-      rows: s.published,
-      files: s.offline!.files.length,
-      bytes: s.offline!.bytes,
-      seconds: s.elapsedMs / 1000,
-      mbPerSec: s.offline!.mbPerSec,
-      rowsPerSec: s.recordsPerSec,
-    };
-    log(`publish offline: ${offline.rows} rows, ${offline.files} files, ${(offline.bytes / 1e6).toFixed(1)} MB, ${offline.mbPerSec.toFixed(1)} MB/s`);
+    const offline = await benchOffline(session, dir, opts.offlineRows ?? 200_000, spec);
+    log(`publish offline: ${offline.rows} rows, ${offline.files} files, ${(offline.bytes / 1e6).toFixed(1)} MB, ${offline.mb_per_s} MB/s`);
     return { cpuCalibrationMs: calibration, online, offline };
   } finally {
     await fake.close();

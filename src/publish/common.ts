@@ -77,6 +77,10 @@ export interface PublishSummary {
   };
   online?: {
     concurrency: number;
+    /** Worker threads that made calls besides the calling thread. */
+    workers: number;
+    /** Why a configured worker thread could not start (the run went on without it). */
+    workerError?: string;
     attempts: number;
     retryBudget: number;
     budgetExhausted: boolean;
@@ -96,6 +100,7 @@ export function formatPublishSummary(s: PublishSummary): string {
   const parts = [`${s.published}/${s.records} records`, `${Math.round(s.recordsPerSec)} records/s`];
   if (s.offline) parts.push(`${s.offline.files.length} files`, `${(s.offline.bytes / 1e6).toFixed(2)} MB`, `${s.offline.mbPerSec.toFixed(1)} MB/s`);
   if (s.online) parts.push(`${s.retries} retries (${s.throttled} throttled, budget ${s.online.retryBudget}${s.online.budgetExhausted ? ' exhausted' : ''})`);
+  if (s.online?.workerError) parts.push(`a worker thread did not start: ${s.online.workerError}`);
   if (s.nonFiniteNulled) parts.push(`${s.nonFiniteNulled} rows with NaN/Infinity published as NULL`);
   parts.push(`${s.deadLettered} dead letters${s.deadLetterFile ? ` in ${s.deadLetterUri ?? s.deadLetterFile}` : ''}`);
   let line = `publish ${s.target} ${s.featureGroup} batch ${s.batchId}: ${parts.join(', ')}`;

@@ -17,16 +17,19 @@
  * PutRecord is a full overwrite keyed by (record identifier, event time), so
  * retrying a call whose response was lost is safe. The SDK's own retries are
  * turned off (maxAttempts 1) so that attempts and the budget are counted here.
+ *
+ * Rows come from DuckDB as one JSON text of their feature values each
+ * (records.ts `recordValuesJson`), which is cheaper to fetch than a JS value
+ * per feature. The calls themselves cost ~0.4–0.7 ms of CPU each on this
+ * project's 2-core hosts (SDK serialisation, SigV4 signing, HTTP and the
+ * loopback syscalls), which bounds one thread to roughly 1,500–2,000 calls/s.
+ * Spec `workers` adds worker threads that make calls too (online-workers.ts),
+ * sharing the retry budget, the abort flag and the in-flight count with this
+ * thread through atomics; they help only where cores are idle.
  */
-import {
-  PutRecordCommand,
-  SageMakerFeatureStoreRuntimeClient,
-  type FeatureValue,
-  type TargetStore,
-} from '@aws-sdk/client-sagemaker-featurestore-runtime';
-import pLimit from 'p-limit';
+import type { SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-featurestore-runtime';
+import type { Session } from '../engine/session.ts';
 import { ident, inline, sql } from '../engine/sql.ts';
-import { isTransientError } from '../pipeline/retry.ts';
 import {
   resolveFeatureGroup,
   writeDeadLetters,
@@ -34,83 +37,90 @@ import {
   type PublishSummary,
   type RowFailure,
 } from './common.ts';
-import { countRows, featureSelectList, prepareRows, ROW_KEY, type PreparedRows } from './records.ts';
+import { C, newCounters, type SenderSettings } from './online-sender.ts';
+import { SenderPool, type PooledFailure } from './online-workers.ts';
+import { countRows, prepareRows, recordValuesJson, ROW_KEY, type PreparedRows } from './records.ts';
 import { retryBudgetFor, type PublishSpec } from './spec.ts';
-import type { AwsOptions } from './store.ts';
+
+export { classifyPutRecordError, describeError, makeFeatureStoreClient } from './online-sender.ts';
 
 export interface OnlinePublishOptions extends PublishOptions {
-  /** A client to use as is (it should have maxAttempts: 1). Default: one from `aws` and the spec. */
+  /** A client to use as is (it should have maxAttempts: 1). Default: one from `aws` and the spec. Implies no worker threads. */
   client?: SageMakerFeatureStoreRuntimeClient;
-  /** For tests: jitter source and sleep. */
+  /** For tests: jitter source and sleep. Imply no worker threads (functions cannot cross threads). */
   random?: () => number;
   sleep?: (ms: number) => Promise<void>;
+  /** For tests: hand out no record before every worker thread has started, so that short runs use them too. */
+  awaitWorkers?: boolean;
 }
 
-export function makeFeatureStoreClient(aws: AwsOptions = {}, spec?: Pick<PublishSpec, 'concurrency' | 'request_timeout_ms'>) {
-  const concurrency = spec?.concurrency ?? 32;
-  const requestTimeout = spec?.request_timeout_ms ?? 10000;
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  return new SageMakerFeatureStoreRuntimeClient({
-    region: aws.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
-    ...(aws.endpoint ? { endpoint: aws.endpoint } : {}),
-    ...(aws.credentials ? { credentials: aws.credentials } : {}),
-    maxAttempts: 1,
-    // Resolve the middleware stack once per command class instead of once per call.
-    cacheMiddleware: true,
-    requestHandler: {
-      httpAgent: { keepAlive: true, maxSockets: concurrency },
-      httpsAgent: { keepAlive: true, maxSockets: concurrency },
-      connectionTimeout: Math.min(requestTimeout, 5000),
-      requestTimeout,
-      throwOnRequestTimeout: true,
-    },
+/** Worker threads for a run: the calling thread always sends too and keeps a share of at least one call. */
+export function workerCount(spec: Pick<PublishSpec, 'workers' | 'concurrency'>, opts: Pick<OnlinePublishOptions, 'client' | 'random' | 'sleep'> = {}): number {
+  if (opts.client || opts.random || opts.sleep) return 0;
+  return Math.min(spec.workers, spec.concurrency - 1);
+}
+
+type RowFn = (file: string, row: number, recordJson: string) => void | Promise<void>;
+
+/** Every publishable row, as (file, row number, JSON array of the feature values). */
+async function forEachRecord(session: Session, prepared: PreparedRows, fn: RowFn): Promise<void> {
+  const stream = await session.conn.stream(
+    inline(sql`SELECT ${ident(ROW_KEY.file)}, CAST(${ident(ROW_KEY.row)} AS BIGINT), ${recordValuesJson(prepared)}
+      FROM ${ident(prepared.rowsView)} WHERE __pub_reject IS NULL`),
+  );
+  for await (const rows of stream.yieldRows()) {
+    for (const values of rows) {
+      const pending = fn(values[0] as string, Number(values[1] as bigint), values[2] as string);
+      if (pending) await pending;
+    }
+  }
+}
+
+interface SendRun {
+  opts: OnlinePublishOptions;
+  prepared: PreparedRows;
+  settings: SenderSettings;
+  workers: number;
+  counters: Int32Array;
+  onAbort: (reason: string) => void;
+  onSettled: (n: number) => void;
+}
+
+interface SendResult {
+  failures: PooledFailure[];
+  workersStarted: number;
+  workerError?: string;
+}
+
+/** Hand every publishable record to the senders; once the run has aborted, the rest are not attempted. */
+async function sendAll(run: SendRun): Promise<SendResult> {
+  const { opts, counters } = run;
+  const pool = new SenderPool({
+    workers: run.workers,
+    settings: run.settings,
+    aws: opts.aws,
+    requestTimeoutMs: opts.spec.request_timeout_ms,
+    counters,
+    onAbort: run.onAbort,
+    onSettled: run.onSettled,
+    client: opts.client,
+    random: opts.random,
+    sleep: opts.sleep,
   });
+  const skipped: PooledFailure[] = [];
+  try {
+    if (opts.awaitWorkers) await pool.workersReady();
+    await forEachRecord(opts.session, run.prepared, (file, row, json) => {
+      if (!Atomics.load(counters, C.aborted)) return pool.submit(file, row, json);
+      skipped.push({ file, row, failure: { notAttempted: true, attempts: 0 } });
+      run.onSettled(1);
+    });
+    await pool.drain();
+  } finally {
+    await pool.close();
+  }
+  return { failures: [...pool.failures, ...skipped], workersStarted: pool.workersStarted, workerError: pool.workerError };
 }
-
-const FATAL = new Set([
-  'AccessForbidden',
-  'AccessDeniedException',
-  'ResourceNotFound',
-  'ResourceNotFoundException',
-  'UnrecognizedClientException',
-  'InvalidSignatureException',
-  'IncompleteSignature',
-  'MissingAuthenticationToken',
-  'InvalidClientTokenId',
-  'ExpiredTokenException',
-  'ExpiredToken',
-  'CredentialsProviderError',
-]);
-const THROTTLE = /Throttl|TooManyRequests|RequestLimitExceeded|SlowDown/;
-
-type ErrorClass = 'retry' | 'fatal' | 'reject';
-
-export function classifyPutRecordError(err: unknown): ErrorClass {
-  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
-  if (e?.name && FATAL.has(e.name)) return 'fatal';
-  const status = e?.$metadata?.httpStatusCode;
-  if (status === 401 || status === 403) return 'fatal';
-  return isTransientError(err) ? 'retry' : 'reject';
-}
-
-function isThrottle(err: unknown): boolean {
-  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return e?.$metadata?.httpStatusCode === 429 || THROTTLE.test(e?.name ?? '');
-}
-
-/** One line: `ThrottlingException (HTTP 429): Rate exceeded` / `ECONNRESET: socket hang up`. */
-export function describeError(err: unknown): string {
-  const e = err as { name?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number } };
-  const name = e?.name && e.name !== 'Error' ? e.name : (e?.code ?? e?.name ?? 'Error');
-  const status = e?.$metadata?.httpStatusCode;
-  const msg = (e?.message ?? String(err)).replace(/\s*\n\s*/g, ' ').trim();
-  return `${name}${status ? ` (HTTP ${status})` : ''}${msg && msg !== name ? `: ${msg}` : ''}`;
-}
-
-/** Thrown instead of calling PutRecord once the run has aborted. */
-class NotAttempted extends Error {}
-
-const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export async function publishOnline(opts: OnlinePublishOptions): Promise<PublishSummary> {
   const now = opts.now ?? (() => new Date());
@@ -118,144 +128,90 @@ export async function publishOnline(opts: OnlinePublishOptions): Promise<Publish
   const spec = opts.spec;
   const featureGroup = resolveFeatureGroup(spec, opts.featureGroup);
   const session = opts.session;
-  const random = opts.random ?? Math.random;
-  const sleep = opts.sleep ?? defaultSleep;
 
   let prepared: PreparedRows | undefined;
-  const ownClient = !opts.client;
-  const client = opts.client ?? makeFeatureStoreClient(opts.aws, spec);
   try {
     // Validation first: a bad configuration fails here, before any call.
     prepared = opts.files.length ? await prepareRows(session, opts.files, spec, featureGroup, 'online') : undefined;
     const counts = prepared ? await countRows(session, prepared) : { records: 0, publishable: 0, nonFiniteNulled: 0, rejected: {} };
     const budget = retryBudgetFor(spec, counts.records);
-
-    const stats = { published: 0, retries: 0, throttled: 0, attempts: 0, inFlight: 0, maxInFlight: 0, budgetLeft: budget, exhausted: false };
-    const failures: RowFailure[] = [];
-    const reasons: Record<string, number> = { ...counts.rejected };
-    const fail = (file: string, row: number, reason: string, attempts: number, key: string) => {
-      failures.push({ file, row, reason, attempts });
-      reasons[key] = (reasons[key] ?? 0) + 1;
-    };
+    const counters = newCounters(budget);
     let aborted: string | undefined;
-
+    let sent: SendResult = { failures: [], workersStarted: 0 };
     if (prepared && counts.publishable > 0) {
-      const limit = pLimit(spec.concurrency);
-      const targetStores = spec.target_stores as TargetStore[];
-      const names = prepared.features.map((f) => f.name);
-      const send = async (record: FeatureValue[]) => {
-        if (aborted) throw new NotAttempted();
-        stats.attempts++;
-        stats.inFlight++;
-        if (stats.inFlight > stats.maxInFlight) stats.maxInFlight = stats.inFlight;
-        try {
-          await client.send(new PutRecordCommand({ FeatureGroupName: featureGroup, Record: record, TargetStores: targetStores }));
-        } catch (err) {
-          // Set before p-limit starts the next call, so nothing else is sent after a fatal answer.
-          if (classifyPutRecordError(err) === 'fatal') aborted ??= describeError(err);
-          throw err;
-        } finally {
-          stats.inFlight--;
-        }
-      };
-
-      const processRecord = async (file: string, row: number, record: FeatureValue[]) => {
-        for (let attempt = 1; ; attempt++) {
-          if (aborted) return fail(file, row, `not attempted: run aborted (${aborted})`, attempt - 1, 'not attempted: run aborted');
-          try {
-            await limit(send, record);
-            stats.published++;
-            return;
-          } catch (err) {
-            if (err instanceof NotAttempted) return fail(file, row, `not attempted: run aborted (${aborted})`, attempt - 1, 'not attempted: run aborted');
-            const cls = classifyPutRecordError(err);
-            const what = describeError(err);
-            const errName = what.split(/[:(]/)[0].trim();
-            if (cls === 'fatal') {
-              aborted ??= what;
-              return fail(file, row, what, attempt, errName);
-            }
-            if (cls === 'reject') return fail(file, row, what, attempt, errName);
-            if (isThrottle(err)) stats.throttled++;
-            if (attempt >= spec.max_attempts) return fail(file, row, `${what} (gave up after ${attempt} attempts)`, attempt, `${errName} after max_attempts`);
-            if (stats.budgetLeft <= 0) {
-              stats.exhausted = true;
-              return fail(file, row, `${what} (run retry budget of ${budget} exhausted)`, attempt, `${errName} with retry budget exhausted`);
-            }
-            stats.budgetLeft--;
-            stats.retries++;
-            const ceiling = Math.min(spec.max_delay_ms, spec.base_delay_ms * 2 ** (attempt - 1));
-            await sleep(Math.floor(random() * ceiling));
-          }
-        }
-      };
-
-      // A window of records in progress (in flight or backing off) bounds memory for any input size.
-      const window = spec.concurrency * 8;
-      let active = 0;
-      let wake: (() => void) | undefined;
-      const drained = () => new Promise<void>((r) => (wake = r));
-      let done = 0;
-      const total = counts.publishable;
-
-      const stream = await session.conn.stream(
-        inline(sql`SELECT ${ident(ROW_KEY.file)}, CAST(${ident(ROW_KEY.row)} AS BIGINT), ${featureSelectList(prepared, 'text')}
-          FROM ${ident(prepared.rowsView)} WHERE __pub_reject IS NULL`),
-      );
-      for await (const rows of stream.yieldRows()) {
-        for (const values of rows) {
-          const file = values[0] as string;
-          const row = Number(values[1] as bigint);
-          const record: FeatureValue[] = [];
-          for (let i = 0; i < names.length; i++) {
-            const v = values[i + 2];
-            if (v !== null && v !== undefined) record.push({ FeatureName: names[i], ValueAsString: v as string });
-          }
-          while (active >= window) await drained();
-          active++;
-          void processRecord(file, row, record).finally(() => {
-            active--;
-            done++;
-            if (done % 1000 === 0) opts.onProgress?.({ done, total });
-            const w = wake;
-            wake = undefined;
-            w?.();
-          });
-        }
-      }
-      while (active > 0) await drained();
-      opts.onProgress?.({ done, total });
+      sent = await sendAll({
+        opts,
+        prepared,
+        workers: workerCount(spec, opts),
+        counters,
+        settings: senderSettings(spec, featureGroup, prepared, budget),
+        onAbort: (reason) => void (aborted ??= reason),
+        onSettled: progress(opts, counts.publishable),
+      });
     }
 
+    const reasons: Record<string, number> = { ...counts.rejected };
+    const failures = sent.failures.map((f) => toRowFailure(f, aborted));
+    for (const f of failures) reasons[f.key] = (reasons[f.key] ?? 0) + 1;
     const dl = await writeDeadLetters(opts, prepared, 'online', featureGroup, failures, now());
     const elapsedMs = performance.now() - t0;
+    const published = counters[C.published];
     return {
       target: 'online',
       featureGroup,
       batchId: opts.batchId,
       records: counts.records,
-      published: stats.published,
+      published,
       deadLettered: dl.count,
       deadLetterReasons: reasons,
       deadLetterFile: dl.file,
       deadLetterUri: dl.uri,
       nonFiniteNulled: counts.nonFiniteNulled,
-      retries: stats.retries,
-      throttled: stats.throttled,
+      retries: counters[C.retries],
+      throttled: counters[C.throttled],
       elapsedMs,
-      recordsPerSec: elapsedMs > 0 ? (stats.published * 1000) / elapsedMs : 0,
+      recordsPerSec: elapsedMs > 0 ? (published * 1000) / elapsedMs : 0,
       aborted,
       online: {
         concurrency: spec.concurrency,
-        attempts: stats.attempts,
+        workers: sent.workersStarted,
+        ...(sent.workerError ? { workerError: sent.workerError } : {}),
+        attempts: counters[C.attempts],
         retryBudget: budget,
-        budgetExhausted: stats.exhausted,
-        maxInFlight: stats.maxInFlight,
+        budgetExhausted: counters[C.exhausted] !== 0,
+        maxInFlight: counters[C.maxInFlight],
         targetStores: spec.target_stores,
       },
     };
   } finally {
-    if (ownClient) client.destroy();
     await prepared?.drop();
   }
+}
+
+function senderSettings(spec: PublishSpec, featureGroup: string, prepared: PreparedRows, budget: number): SenderSettings {
+  return {
+    featureGroup,
+    targetStores: spec.target_stores,
+    featureNames: prepared.features.map((f) => f.name),
+    concurrency: spec.concurrency,
+    maxAttempts: spec.max_attempts,
+    baseDelayMs: spec.base_delay_ms,
+    maxDelayMs: spec.max_delay_ms,
+    retryBudget: budget,
+  };
+}
+
+/** onSettled callback that reports progress every 1,000 records and at the end. */
+function progress(opts: OnlinePublishOptions, total: number): (n: number) => void {
+  let done = 0;
+  return (n) => {
+    const before = done;
+    done += n;
+    if (done === total || Math.floor(done / 1000) > Math.floor(before / 1000)) opts.onProgress?.({ done, total });
+  };
+}
+
+function toRowFailure({ file, row, failure }: PooledFailure, aborted: string | undefined): RowFailure & { key: string } {
+  if (failure.notAttempted) return { file, row, reason: `not attempted: run aborted (${aborted})`, attempts: failure.attempts, key: 'not attempted: run aborted' };
+  return { file, row, reason: failure.reason, attempts: failure.attempts, key: failure.key };
 }

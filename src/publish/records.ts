@@ -281,6 +281,16 @@ export function featureSelectList(p: PreparedRows, mode: 'typed' | 'text'): SqlF
   return sql.join(p.features.map((f) => sql`${mode === 'typed' ? f.typed : f.text} AS ${ident(f.name)}`));
 }
 
+/**
+ * The online values of a record as one JSON array text, in feature order
+ * (`null` = omitted): one string per row costs about half the CPU of one JS
+ * value per feature to fetch from DuckDB (≈20 vs ≈40 µs for 34 features) and
+ * crosses to a worker thread as a single string.
+ */
+export function recordValuesJson(p: PreparedRows): SqlFragment {
+  return sql`CAST(to_json([${sql.join(p.features.map((f) => f.text))}]) AS VARCHAR)`;
+}
+
 /** The source columns as they were, for dead-letter files. */
 export function sourceSelectList(p: PreparedRows, qualifier?: string): SqlFragment {
   return sql.join(p.sourceColumns.map((c) => (qualifier ? sql`${sql.ref(`${qualifier}.${c.name}`)}` : ident(c.name))));

@@ -74,6 +74,13 @@ export const publishSpecSchema = z.object({
   base_delay_ms: z.number().int().min(0).default(50),
   /** Online target: cap of any single backoff. */
   max_delay_ms: z.number().int().min(0).default(5000),
+  /**
+   * Online target: worker threads that make PutRecord calls besides the
+   * calling thread, each with its own client and a share of `concurrency`.
+   * They pay off only where cores are idle: on a busy host the extra threads
+   * cost more CPU per record than they add (see README, Performance).
+   */
+  workers: z.number().int().min(0).max(64).default(0),
   /** Online target: per-request timeout. */
   request_timeout_ms: z.number().int().min(100).default(10000),
   /** NaN/±Infinity in a Fractional feature: 'null' omits the feature (offline: NULL); 'dead_letter' dead-letters the record. */

@@ -98,6 +98,9 @@ const emptyStats = (): FakeStats => ({
 
 export class FakeFeatureStore {
   readonly records = new Map<string, StoredRecord>();
+  /** Distinct `user-agent` and `x-amz-user-agent` headers received. */
+  readonly userAgents = new Set<string>();
+  readonly amzUserAgents = new Set<string>();
   stats: FakeStats = emptyStats();
   private random: () => number;
   private faults: Required<FaultRates>;
@@ -149,6 +152,8 @@ export class FakeFeatureStore {
 
   reset(): void {
     this.records.clear();
+    this.userAgents.clear();
+    this.amzUserAgents.clear();
     this.stats = emptyStats();
   }
 
@@ -186,6 +191,8 @@ export class FakeFeatureStore {
       }
     };
     res.on('close', release);
+    this.userAgents.add(String(req.headers['user-agent']));
+    this.amzUserAgents.add(String(req.headers['x-amz-user-agent']));
     try {
       const chunks: Buffer[] = [];
       for await (const c of req) chunks.push(c as Buffer);
@@ -359,6 +366,8 @@ export async function startFakeFeatureStoreProcess(opts: FakeFeatureStoreOptions
 if (process.env.NDR_FAKE_FS_CHILD === '1' && typeof process.send === 'function') {
   const opts = JSON.parse(process.env.NDR_FAKE_FS_OPTIONS ?? '{}') as FakeFeatureStoreOptions;
   const fake = await FakeFeatureStore.start(opts);
+  // A parent that crashed never sends 'close': without this the server would keep the process alive.
+  process.on('disconnect', () => void fake.close().finally(() => process.exit(0)));
   process.on('message', async (m: FakeChildMessage) => {
     let result: unknown = null;
     if (m.cmd === 'stats') result = fake.stats;

@@ -3,15 +3,19 @@
  * Feature Store (test/publish/fake-featurestore.ts), with injected faults.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
+import type { Worker } from 'node:worker_threads';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PutRecordCommand, SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-featurestore-runtime';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Session } from '../../src/engine/session.ts';
 import { DataError } from '../../src/errors/index.ts';
 import { writeSampleRows } from '../../src/publish/bench.ts';
 import { formatPublishSummary, publishExitCode, type PublishSummary } from '../../src/publish/common.ts';
 import { publish } from '../../src/publish/index.ts';
-import { publishOnline } from '../../src/publish/online.ts';
+import { makeFeatureStoreClient, publishOnline } from '../../src/publish/online.ts';
+import { newCounters } from '../../src/publish/online-sender.ts';
+import { SenderPool } from '../../src/publish/online-workers.ts';
 import { publishSpecSchema, type PublishSpecInput } from '../../src/publish/spec.ts';
 import { FakeFeatureStore, openTestSession } from './fake-featurestore.ts';
 
@@ -33,11 +37,37 @@ const run = (extra: PublishSpecInput, opts: { files?: string[]; batchId?: string
     batchId: opts.batchId ?? 'fg_c-20261124T1200Z',
     workDir: join(dir, 'work'),
     aws: fake.aws,
+    awaitWorkers: true,
   });
 
 const ids = (path: string) => session.all<{ record_id: string }>(`SELECT record_id FROM read_parquet('${path}')`).then((r) => r.map((x) => x.record_id));
 const allIds = () => session.all<{ record_id: string }>(`SELECT record_id FROM read_parquet('${input}')`).then((r) => r.map((x) => x.record_id));
 const storedIds = () => fake.recordsOf(FG).map((r) => r.record.record_id);
+
+/** Row i = 10 as PutRecord must carry it: NULL features omitted, timestamps ISO-8601 UTC with Z, numbers as DuckDB prints them. */
+const R10_ID = '10.0.0.11|outbound|w_24h|2026-11-24T12:15:00Z|30d|10';
+const R10 = {
+  host_ip: '10.0.0.11',
+  role: 'outbound',
+  window_label: 'w_24h',
+  window_end_ts: '2026-11-24T12:15:00Z',
+  baseline_horizon: '30d',
+  record_id: '10.0.0.11|outbound|w_24h|2026-11-24T12:15:00Z|30d|10',
+  segment_id: 'seg-0',
+  sessions_cnt: '31',
+  z_mad: '-2.5',
+  is_cold_start: '0',
+  baseline_start_ts: '2026-11-15T12:15:00Z',
+  m_0: '4.285714',
+  m_1: '5.714286',
+  m_2: '7.142857',
+  dt: '2026-11-24',
+  hh: '12',
+  mm: '00',
+  mini_batch_id: '20261124T1200Z',
+  feature_spec_version: 'v1',
+  event_time: '2026-11-24T12:15:00Z',
+};
 
 /** Every input record is stored exactly once or dead-lettered, never both, never neither. */
 async function expectNothingLost(s: PublishSummary) {
@@ -84,33 +114,13 @@ describe('online publish (PutRecord) against the fake Feature Store', () => {
     expect(fake.stats.stored).toBe(N);
     expect(s.online!.attempts).toBe(N);
     expect(s.online!.maxInFlight).toBeLessThanOrEqual(32);
+    // Worker threads are opt-in (spec `workers`, default 0).
+    expect(s.online!.workers).toBe(0);
     await expectNothingLost(s);
 
-    // Row i = 10: NULL features are omitted; timestamps are ISO-8601 UTC with Z; numbers as DuckDB prints them.
-    const r10 = fake.get(FG, '10.0.0.11|outbound|w_24h|2026-11-24T12:15:00Z|30d|10', '2026-11-24T12:15:00Z')!;
+    const r10 = fake.get(FG, R10_ID, '2026-11-24T12:15:00Z')!;
     expect(r10.targetStores).toEqual(['OnlineStore']);
-    expect(r10.record).toEqual({
-      host_ip: '10.0.0.11',
-      role: 'outbound',
-      window_label: 'w_24h',
-      window_end_ts: '2026-11-24T12:15:00Z',
-      baseline_horizon: '30d',
-      record_id: '10.0.0.11|outbound|w_24h|2026-11-24T12:15:00Z|30d|10',
-      segment_id: 'seg-0',
-      sessions_cnt: '31',
-      z_mad: '-2.5',
-      is_cold_start: '0',
-      baseline_start_ts: '2026-11-15T12:15:00Z',
-      m_0: '4.285714',
-      m_1: '5.714286',
-      m_2: '7.142857',
-      dt: '2026-11-24',
-      hh: '12',
-      mm: '00',
-      mini_batch_id: '20261124T1200Z',
-      feature_spec_version: 'v1',
-      event_time: '2026-11-24T12:15:00Z',
-    });
+    expect(r10.record).toEqual(R10);
     const r3 = fake.get(FG, '10.0.0.4|inbound|w_1h|2026-11-24T12:15:00Z|7d|3', '2026-11-24T12:15:00Z')!;
     expect(r3.record.sessions_cnt).toBe('10');
     expect('deny_ratio' in r3.record).toBe(false);
@@ -308,5 +318,136 @@ describe('online publish (PutRecord) against the fake Feature Store', () => {
     const s = await publishOnline({ session, files: [small], spec: spec({ retry_budget: 5 }), batchId: 'gone', workDir: join(dir, 'work'), aws });
     expect(s).toMatchObject({ records: 20, published: 0, deadLettered: 20, retries: 5 });
     expect(Object.keys(s.deadLetterReasons).every((k) => k.startsWith('ECONNREFUSED'))).toBe(true);
+  });
+});
+
+describe('the Feature Store client', () => {
+  it('sends the user agent the SDK would, computed once per client (without the per-call m/ feature list)', async () => {
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+    const record = [{ FeatureName: 'record_id', ValueAsString: 'ua' }, { FeatureName: 'event_time', ValueAsString: '2026-11-24T12:15:00Z' }];
+    const sdk = new SageMakerFeatureStoreRuntimeClient({ ...fake.aws, maxAttempts: 1 });
+    await sdk.send(new PutRecordCommand({ FeatureGroupName: FG, Record: record }));
+    sdk.destroy();
+    const [sdkUa] = [...fake.userAgents];
+    const [sdkAmz] = [...fake.amzUserAgents];
+    fake.reset();
+    const ours = makeFeatureStoreClient(fake.aws);
+    for (let i = 0; i < 3; i++) await ours.send(new PutRecordCommand({ FeatureGroupName: FG, Record: record }));
+    ours.destroy();
+    expect(sdkUa).toMatch(/^aws-sdk-js\/\S+ ua\/2\.1 .*api\/sagemaker-featurestore-runtime#\S+ m\/\S+$/);
+    expect([...fake.userAgents]).toEqual([sdkUa.replace(/ m\/\S+/, '')]);
+    expect([...fake.amzUserAgents]).toEqual([sdkAmz]);
+    expect(fake.stats.stored).toBe(1);
+  });
+});
+
+describe('online publish fanned out over worker threads', () => {
+  it('with faults: every record stored exactly once, the same values, one retry budget, concurrency bounded across workers', async () => {
+    fake.setFaults({ throttle: 0.05, error5xx: 0.02, drop: 0.01 }, 99);
+    fake.setLatency([1, 4]);
+    const s = await run({ concurrency: 16, workers: 3 }).finally(() => fake.setLatency(undefined));
+    expect(s.online!.workers).toBe(3);
+    await expectNothingLost(s);
+    expect(s).toMatchObject({ records: N, published: N, deadLettered: 0 });
+    expect(fake.get(FG, R10_ID, '2026-11-24T12:15:00Z')!.record).toEqual(R10);
+    // 16 split as 4 per sender (this thread and three workers): together they never exceed it.
+    expect(fake.stats.maxInFlight).toBeGreaterThan(4);
+    expect(fake.stats.maxInFlight).toBeLessThanOrEqual(16);
+    expect(s.online!.maxInFlight).toBeLessThanOrEqual(16);
+    expect(fake.stats.requests).toBe(N + s.retries);
+    expect(s.online!.attempts).toBe(fake.stats.requests);
+    expect(s.throttled).toBe(fake.stats.throttled);
+    expect(s.retries).toBe(fake.stats.throttled + fake.stats.errors500 + fake.stats.errors503 + fake.stats.dropped);
+    expect(fake.stats.throttled).toBeGreaterThan(0);
+    expect(publishExitCode(s)).toBe(0);
+  });
+
+  it('the retry budget is shared: exactly the budget is spent, the rest is dead-lettered into one file', async () => {
+    fake.setFaults({ throttle: 0.3 }, 7);
+    const s = await run({ retry_budget: 20, concurrency: 8, workers: 2 });
+    expect(s.online!.workers).toBe(2);
+    expect(s.retries).toBe(20);
+    expect(s.online!.budgetExhausted).toBe(true);
+    expect(fake.stats.requests).toBe(s.online!.attempts);
+    expect(fake.stats.requests).toBe(s.published + s.deadLettered + 20);
+    expect(s.deadLettered).toBeGreaterThan(N / 5);
+    expect(s.deadLetterReasons).toEqual({ 'ThrottlingException with retry budget exhausted': s.deadLettered });
+    expect(publishExitCode(s)).toBe(1);
+    await expectNothingLost(s);
+  });
+
+  it('an error no retry can fix stops every worker: few calls, everything else dead-lettered as not attempted', async () => {
+    const strict = await FakeFeatureStore.start({ featureGroups: { [FG]: { recordIdentifier: 'record_id', eventTime: 'event_time' } } });
+    try {
+      const s = await publishOnline({
+        session,
+        files: [input],
+        spec: spec({ concurrency: 8, workers: 2 }),
+        featureGroup: 'no-such-group',
+        batchId: 'abort-workers',
+        workDir: join(dir, 'work'),
+        aws: strict.aws,
+        awaitWorkers: true,
+      });
+      expect(s.online!.workers).toBe(2);
+      expect(s.aborted).toMatch(/^ResourceNotFound \(HTTP 400\): Resource Not Found/);
+      expect(s).toMatchObject({ published: 0, deadLettered: N, retries: 0 });
+      expect(strict.stats.requests).toBeGreaterThan(0);
+      expect(strict.stats.requests).toBeLessThanOrEqual(8);
+      expect(s.deadLetterReasons['not attempted: run aborted']).toBe(N - strict.stats.requests);
+      expect(s.deadLetterReasons.ResourceNotFound).toBe(strict.stats.requests);
+      const dl = await session.all<{ n: number; reasons: number }>(
+        `SELECT count(*) AS n, count(DISTINCT dead_letter_reason) AS reasons FROM read_parquet('${s.deadLetterFile}') WHERE dead_letter_reason LIKE 'not attempted: run aborted (ResourceNotFound%'`,
+      );
+      expect(dl).toEqual([{ n: N - strict.stats.requests, reasons: 1 }]);
+    } finally {
+      await strict.close();
+    }
+  });
+
+  it('a worker that dies mid-run leaves dead letters for its unsettled records, and the other senders finish the run', async () => {
+    fake.setLatency([20, 30]);
+    const total = 300;
+    let settled = 0;
+    const pool = new SenderPool({
+      workers: 2,
+      settings: {
+        featureGroup: FG,
+        targetStores: ['OnlineStore'],
+        featureNames: ['record_id', 'event_time', 'n'],
+        concurrency: 6,
+        maxAttempts: 3,
+        baseDelayMs: 1,
+        maxDelayMs: 5,
+        retryBudget: 10,
+      },
+      aws: fake.aws,
+      requestTimeoutMs: 5000,
+      counters: newCounters(10),
+      onAbort: () => undefined,
+      onSettled: (n) => (settled += n),
+    });
+    try {
+      for (let t = 0; pool.workersStarted < 2 && t < 600; t++) await new Promise((r) => setTimeout(r, 50));
+      expect(pool.workersStarted).toBe(2);
+      const doomed = (pool as unknown as { slots: { worker?: Worker }[] }).slots[1].worker!;
+      for (let i = 0; i < total; i++) {
+        if (i === 100) await doomed.terminate();
+        await pool.submit('rows.parquet', i, JSON.stringify([`w${i}`, '2026-11-24T12:15:00Z', String(i)]));
+      }
+      await pool.drain();
+    } finally {
+      await pool.close();
+      fake.setLatency(undefined);
+    }
+    const stored = new Set(storedIds());
+    const failed = pool.failures.map((f) => f.row);
+    expect(settled).toBe(total);
+    expect(failed.length).toBeGreaterThan(0);
+    expect(pool.failures.every((f) => !f.failure.notAttempted && /^publish worker exited with code 1 \(the record may or may not have been stored\)$/.test(f.failure.reason))).toBe(true);
+    // Every record is stored or dead-lettered; only the dead worker's unsettled ones can be both.
+    for (let i = 0; i < total; i++) expect(stored.has(`w${i}`) || failed.includes(i)).toBe(true);
+    expect(failed.every((row) => row < 100)).toBe(true);
+    expect(stored.size).toBeGreaterThanOrEqual(total - failed.length);
   });
 });

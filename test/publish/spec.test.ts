@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { publishSectionSchema, publishSpecSchema, retryBudgetFor } from '../../src/publish/spec.ts';
 import { columnKind } from '../../src/publish/records.ts';
 import { formatPublishSummary, publishExitCode, safeBatchName, type PublishSummary } from '../../src/publish/common.ts';
-import { classifyPutRecordError, describeError } from '../../src/publish/online.ts';
+import { classifyPutRecordError, describeError, workerCount } from '../../src/publish/online.ts';
+import { userAgentSection } from '../../src/publish/online-sender.ts';
+import { splitConcurrency } from '../../src/publish/online-workers.ts';
 import { joinUri, parseStoreUri } from '../../src/publish/store.ts';
 
 describe('publish spec', () => {
@@ -77,6 +79,30 @@ describe('publish helpers', () => {
     expect(joinUri('s3://b/p/', 'fg', '/data/')).toBe('s3://b/p/fg/data');
   });
 
+  it('splits the concurrency between the senders and picks the worker threads', () => {
+    expect(splitConcurrency(32, 3)).toEqual([11, 11, 10]);
+    expect(splitConcurrency(16, 4)).toEqual([4, 4, 4, 4]);
+    expect(splitConcurrency(5, 5)).toEqual([1, 1, 1, 1, 1]);
+    expect(workerCount({ workers: 0, concurrency: 32 })).toBe(0);
+    expect(workerCount({ workers: 2, concurrency: 32 })).toBe(2);
+    // The calling thread keeps a share of at least one call.
+    expect(workerCount({ workers: 8, concurrency: 4 })).toBe(3);
+    expect(workerCount({ workers: 3, concurrency: 1 })).toBe(0);
+    // Injected functions cannot cross threads.
+    expect(workerCount({ workers: 2, concurrency: 32 }, { random: Math.random })).toBe(0);
+    expect(publishSpecSchema.parse({}).workers).toBe(0);
+    expect(publishSpecSchema.safeParse({ workers: -1 }).success).toBe(false);
+    expect(publishSpecSchema.safeParse({ workers: 'many' }).success).toBe(false);
+  });
+
+  it('formats user-agent sections as the SDK does', () => {
+    expect(userAgentSection(['aws-sdk-js', '3.1137.0'])).toBe('aws-sdk-js/3.1137.0');
+    expect(userAgentSection(['os/linux', '6.1.0-fc v2'])).toBe('os/linux#6.1.0-fc-v2');
+    expect(userAgentSection(['lang/js'])).toBe('lang/js');
+    expect(userAgentSection(['api/SageMaker FeatureStore Runtime', '3.1137.0'])).toBe('api/sagemaker-featurestore-runtime#3.1137.0');
+    expect(userAgentSection(['app', 'ndr sql'])).toBe('app/ndr-sql');
+  });
+
   it('classifies PutRecord errors', () => {
     const aws = (name: string, status: number) => Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status } });
     expect(classifyPutRecordError(aws('ThrottlingException', 429))).toBe('retry');
@@ -106,13 +132,16 @@ describe('publish helpers', () => {
       throttled: 2,
       elapsedMs: 1000,
       recordsPerSec: 9,
-      online: { concurrency: 32, attempts: 13, retryBudget: 3, budgetExhausted: true, maxInFlight: 4, targetStores: ['OnlineStore'] },
+      online: { concurrency: 32, workers: 0, attempts: 13, retryBudget: 3, budgetExhausted: true, maxInFlight: 4, targetStores: ['OnlineStore'] },
     };
     expect(publishExitCode(s)).toBe(1);
     expect(publishExitCode({ ...s, deadLettered: 0 })).toBe(0);
     expect(publishExitCode({ ...s, deadLettered: 0, aborted: 'ResourceNotFound' })).toBe(1);
     expect(formatPublishSummary(s)).toBe(
       'publish online fg batch b: 9/10 records, 9 records/s, 3 retries (2 throttled, budget 3 exhausted), 1 dead letters in /tmp/dl.parquet',
+    );
+    expect(formatPublishSummary({ ...s, online: { ...s.online!, workerError: 'publish worker failed: boom' } })).toContain(
+      '3 retries (2 throttled, budget 3 exhausted), a worker thread did not start: publish worker failed: boom, 1 dead letters',
     );
   });
 });
