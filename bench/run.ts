@@ -122,6 +122,73 @@ function fgBC(ctx: { dir: string; hosts: number; wh: string; raw: string }, size
   record({ bench: 'fg_c_one_batch', size, hosts: ctx.hosts, horizons: 1, seconds: c.seconds, peak_rss_mb: c.rssMb });
 }
 
+/** A CLI run under /usr/bin/time that records a failure instead of throwing: the nightly reports how far it got. */
+function timedRun(args: string[], memoryLimit: string): { seconds: number; rssMb: number; code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync('/usr/bin/time', ['-f', 'BENCH %e %M', BIN, ...args, '--log-format', 'json', '--memory-limit', memoryLimit], {
+    encoding: 'utf8',
+    maxBuffer: 256 * 1024 * 1024,
+  });
+  const m = /BENCH ([\d.]+) (\d+)/.exec(r.stderr);
+  return { seconds: Number(m?.[1]), rssMb: Math.round(Number(m?.[2]) / 1024), code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Per-step seconds and committed counts of a run's JSON lines, and the run's own time (without process start-up). */
+function nightlySteps(stdout: string) {
+  const ev = stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+  const steps = Object.fromEntries(
+    ev.filter((e) => e.event === 'step').map((e) => [String(e.dataset).startsWith('delta+') ? 'raw' : String(e.dataset), { seconds: e.seconds, status: e.status, committed: e.committed, up_to_date: e.up_to_date }]),
+  );
+  return { steps, runSeconds: ev.find((e) => e.event === 'run_finished')?.seconds as number | undefined };
+}
+
+/**
+ * `run nightly --date DAY2` as cron runs it (its own process) at the given
+ * size: raw stage, FG-A, FG-B (due: baseline_schedule daily) and FG-C, then
+ * the same command again, a no-op on an up-to-date day (target <= 5 s).
+ * DAY1's raw stage and FG-A are built first, untimed: FG-A's look-back and
+ * FG-B's 1-day horizon read them. One horizon, as in fgBC: the demo's 7d and
+ * 30d horizons need weeks of history, and FG-B and FG-C cost is per horizon.
+ */
+async function nightlyDay(size: number, memoryLimit: string) {
+  const hosts = Number(opts['base-hosts']) * size;
+  const dir = join(WORK, `nightly-x${size}`);
+  rmSync(dir, { recursive: true, force: true });
+  const synth = await synthesize({ hosts, days: 2, start: DAY1, seed: 11, out: join(dir, 'pq'), format: 'parquet' });
+  const events = JSON.parse(readFileSync(synth.groundTruthFile, 'utf8')).events as number;
+  const specs = join(dir, 'jobspecs', 'demo');
+  mkdirSync(specs, { recursive: true });
+  for (const f of readdirSync(join(ROOT, 'jobspecs', 'demo'))) copyFileSync(join(ROOT, 'jobspecs', 'demo', f), join(specs, f));
+  const params = JSON.parse(readFileSync(join(specs, 'project_parameters#v1.json'), 'utf8'));
+  writeFileSync(join(specs, 'project_parameters#v1.json'), JSON.stringify({ ...params, baseline_schedule: 'daily' }));
+  writeFileSync(join(specs, 'fg_b_builder#v1.json'), JSON.stringify({ horizons: { '1d': { days: 1, tail: 0, head: 0 } } }));
+  const raw = join(dir, 'pq', 'raw', 'dt={dt}', 'hh={hh}', '*.parquet');
+  const common = ['--warehouse', join(dir, 'wh'), '--raw', raw, '--jobspecs', join(dir, 'jobspecs')];
+  const history = timedRun(['build', 'fg-a', '--date', DAY1, '--upstream', ...common], memoryLimit);
+  if (history.code !== 0) throw new Error(`nightly bench history failed (${history.code}): ${history.stderr.slice(-800)}`);
+  const first = timedRun(['run', 'nightly', '--date', DAY2, ...common], memoryLimit);
+  const rerun = timedRun(['run', 'nightly', '--date', DAY2, ...common], memoryLimit);
+  const a = nightlySteps(first.stdout);
+  const b = nightlySteps(rerun.stdout);
+  return {
+    size,
+    hosts,
+    events_per_day: Math.round(events / 2),
+    horizons: 1,
+    memory_limit: memoryLimit,
+    exit_code: first.code,
+    ...(first.code !== 0 ? { error: first.stderr.trim().split('\n').filter((l) => !l.startsWith('BENCH')).at(-1)?.slice(0, 400) } : {}),
+    wall_seconds: first.seconds,
+    run_seconds: a.runSeconds,
+    peak_rss_mb: first.rssMb,
+    steps: a.steps,
+    noop_exit_code: rerun.code,
+    noop_wall_seconds: rerun.seconds,
+    noop_run_seconds: b.runSeconds,
+    noop_steps: b.steps,
+    history_seconds: history.seconds,
+  };
+}
+
 async function main() {
   mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
   const machine = { cpus: cpus().length, model: cpus()[0]?.model, node: process.version };
@@ -133,19 +200,16 @@ async function main() {
     if (only.has('fg_a')) await fgA(ctx, size);
     if (only.has('fg_b') && size === sizes[0]) fgBC(ctx, size); // FG-B is linear in FG-A rows: one size suffices
   }
-  if (only.has('nightly')) {
-    const { benchNightly } = await import('../src/pipeline/nightly.ts');
-    const size = sizes.at(-1)!;
-    const dir = join(WORK, `x${size}`);
-    record({ bench: 'nightly_day', size, ...(await benchNightly({ warehouse: join(dir, 'wh-nightly'), raw: join(dir, 'pq', 'raw', 'dt={dt}', 'hh={hh}', '*.parquet'), date: DAY2 })) });
-  }
+  if (only.has('nightly')) record({ bench: 'nightly_day', ...(await nightlyDay(sizes.at(-1)!, opts['memory-limit']!)) });
   if (only.has('s3')) {
     const { benchS3 } = await import('./s3.ts');
     record({ bench: 's3_staged_vs_local', ...(await benchS3(join(WORK, `x${sizes[0]}`), cliAsync)) });
   }
   if (only.has('publish')) {
     const { benchPublish } = await import('../src/publish/bench.ts');
-    record({ bench: 'publish', ...(await benchPublish({})) });
+    const r = await benchPublish({ log: (line) => console.log(line) });
+    for (const run of r.online) record({ bench: 'publish_online', ...run, cpu_calibration_ms: r.cpuCalibrationMs });
+    record({ bench: 'publish_offline', ...r.offline });
   }
   const file = join(ROOT, 'bench', 'results', `${new Date().toISOString().slice(0, 10)}.jsonl`);
   for (const r of results) appendFileSync(file, JSON.stringify({ at: new Date().toISOString(), ...r }) + '\n');

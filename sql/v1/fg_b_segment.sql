@@ -2,33 +2,50 @@
 --
 -- Purpose: the statistics of fg_b_host per (segment_id, role, time_band, window_label), over
 --   the observations of every host of the segment: for each baseline metric m, exact linear
---   quantiles m_median, m_p25, m_p75, m_p95, m_p99 and the true MAD m_mad over the NON-capped
---   observations with m non-NULL; m_iqr = m_p75 - m_p25; m_support_count = non-NULL m over ALL
---   observations (capped included); m_cold_start_flag = 1 if m_support_count < support_min[m].
+--   quantiles (quantile_cont) m_median, m_p25, m_p75, m_p95, m_p99 and the true MAD
+--   m_mad = median(|m - m_median|) over the NON-capped observations with m non-NULL;
+--   m_iqr = m_p75 - m_p25; m_support_count = non-NULL m over ALL observations (capped included);
+--   m_cold_start_flag = 1 if m_support_count < support_min[m].
 --
 -- Inputs:
---   fg_a_in            view, grain (host_ip, role, window_label, window_end_ts): FG-A rows.
+--   fg_a_in            view, grain (host_ip, role, window_label, window_end_ts): FG-A rows
+--                      (columns per docs/CONTRACTS.md fg_a).
 --   fgb_capped         temp table from fg_b_capped.sql (run first): the capped observations.
+--   p_baseline_metrics (metric, support_min), row order (rowid) = output column order.
 --   fgb_run            temp table from fg_b_run.sql: baseline_horizon, baseline_start_ts,
 --                      baseline_end_ts, reference_date of this run.
---   p_baseline_metrics (metric, support_min), row order (rowid) = output column order.
 -- Parameters: none (a PIVOT with a subquery value list cannot carry bound parameters in a
 --             CREATE TABLE AS; the run constants come from fgb_run). Observations are the
 --             fg_a_in rows with window_end_ts in [baseline_start_ts, baseline_end_ts).
--- Variables:  feature_spec_version.
+-- Variables:  feature_spec_version; optional fgb_metrics VARCHAR[] — the metric columns to
+--             compute. build-fg-b.ts sets it to the baseline metrics, or to one chunk of them
+--             when it splits the work to bound memory (see below); unset, every metric column
+--             of fg_a_in is computed and the ones not in p_baseline_metrics are dropped.
 -- Output grain: (segment_id, role, time_band, window_label, baseline_horizon).
 -- Columns (docs/CONTRACTS.md fg_b segment): segment_id, role, time_band, window_label,
 --   baseline_horizon, then per metric m in p_baseline_metrics order: m_median, m_p25, m_p75,
 --   m_p95, m_p99, m_mad, m_iqr DOUBLE, m_support_count BIGINT, m_cold_start_flag INTEGER;
 --   then capped_rows, total_rows BIGINT, baseline_start_ts, baseline_end_ts TIMESTAMP,
 --   reference_date, record_id, feature_spec_version VARCHAR.
+--   Every baseline metric has its columns; a metric outside fgb_metrics has NULL statistics
+--   (build-fg-b.ts merges the chunks, each of which fills its own metrics).
 --
--- How: as fg_b_host (one wide hash aggregation with COLUMNS, UNPIVOT to (group, metric),
---   PIVOT back in p_baseline_metrics order), grouped by the segment key.
+-- How: as fg_b_host, grouped by the segment key. One hash aggregation over the wide FG-A rows
+--   computes, for every selected metric column at once (COLUMNS), a struct {q: quantile_cont(x, [.5,.25,.75,.95,.99]), mad: mad(x), n}.
+--   Capped rows enter the quantiles and the MAD as NULL (which those aggregates skip) and the
+--   support count with their value, so no aggregate needs a FILTER. The (small) result is
+--   UNPIVOTed to (group, metric), joined to p_baseline_metrics, and PIVOTed back to the wide
+--   contract in p_baseline_metrics order.
 --
--- Choices where FEATURES.md is silent: as fg_b_host (values cast to DOUBLE; all-capped group
---   gives NULL statistics with support still counted; a NULL segment_id forms its own group
---   and renders as '' in record_id; an unknown baseline metric is an error).
+-- Choices where FEATURES.md is silent:
+--   * Values are cast to DOUBLE before the quantiles (quantile_cont on integers would
+--     return integers).
+--   * If every row of a group is capped (or m is NULL on all non-capped rows), the
+--     statistics are NULL; m_support_count still counts, and m_cold_start_flag follows it.
+--   * A NULL segment_id forms its own group; record_id renders a NULL segment_id / time_band
+--     as the empty string.
+--   * A baseline metric that is not a numeric FG-A column is an error.
+--   * baseline_start_ts / baseline_end_ts are the run range from fgb_run (half-open).
 WITH
 fga_metric_columns AS (
     SELECT column_name AS metric
@@ -44,28 +61,33 @@ guard AS (
 ),
 obs AS (
     SELECT o.*, (c.host_ip IS NOT NULL) AS is_capped__
-    FROM fg_a_in o
+    FROM (
+        SELECT host_ip, role, segment_id, time_band, window_label, window_end_ts,
+               COLUMNS(c -> coalesce(list_contains(getvariable('fgb_metrics'), c),
+                                     c NOT IN ('host_ip', 'role', 'window_label', 'window_start_ts', 'window_end_ts',
+                                               'segment_id', 'record_id', 'time_band', 'dt', 'hh', 'mm',
+                                               'mini_batch_id', 'feature_spec_version')))
+        FROM fg_a_in
+        WHERE window_end_ts >= (SELECT baseline_start_ts FROM fgb_run)
+          AND window_end_ts <  (SELECT baseline_end_ts FROM fgb_run)
+          AND (SELECT ok FROM guard)
+    ) o
     LEFT JOIN fgb_capped c
       ON c.host_ip = o.host_ip AND c.role = o.role
      AND c.window_label = o.window_label AND c.window_end_ts = o.window_end_ts
-    WHERE o.window_end_ts >= (SELECT baseline_start_ts FROM fgb_run)
-      AND o.window_end_ts <  (SELECT baseline_end_ts FROM fgb_run)
-      AND (SELECT ok FROM guard)
 ),
 agg AS (
     SELECT segment_id, role, time_band, window_label,
            count(*) AS total_rows__,
            count(*) FILTER (WHERE is_capped__) AS capped_rows__,
-           {'q':   quantile_cont(COLUMNS(* EXCLUDE (host_ip, role, window_label, window_start_ts, window_end_ts,
-                                                    segment_id, record_id, time_band, dt, hh, mm, mini_batch_id,
-                                                    feature_spec_version, is_capped__))::DOUBLE,
-                                 [0.5, 0.25, 0.75, 0.95, 0.99]) FILTER (WHERE NOT is_capped__),
-            'mad': mad(COLUMNS(* EXCLUDE (host_ip, role, window_label, window_start_ts, window_end_ts,
-                                          segment_id, record_id, time_band, dt, hh, mm, mini_batch_id,
-                                          feature_spec_version, is_capped__))::DOUBLE) FILTER (WHERE NOT is_capped__),
-            'n':   count(COLUMNS(* EXCLUDE (host_ip, role, window_label, window_start_ts, window_end_ts,
-                                            segment_id, record_id, time_band, dt, hh, mm, mini_batch_id,
-                                            feature_spec_version, is_capped__)))}
+           {'q':   quantile_cont(CASE WHEN is_capped__ THEN NULL
+                                      ELSE COLUMNS(* EXCLUDE (host_ip, role, segment_id, time_band, window_label,
+                                                              window_end_ts, is_capped__))::DOUBLE END,
+                                 [0.5, 0.25, 0.75, 0.95, 0.99]),
+            'mad': mad(CASE WHEN is_capped__ THEN NULL
+                            ELSE COLUMNS(* EXCLUDE (host_ip, role, segment_id, time_band, window_label,
+                                                    window_end_ts, is_capped__))::DOUBLE END),
+            'n':   count(COLUMNS(* EXCLUDE (host_ip, role, segment_id, time_band, window_label, window_end_ts, is_capped__)))}
     FROM obs
     GROUP BY segment_id, role, time_band, window_label
 ),

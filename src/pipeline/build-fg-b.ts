@@ -9,7 +9,8 @@ import { BATCH_MS, DAY_MS, isoZ } from '../engine/batches.ts';
 import { checkContract, materialize, stageAndCommit } from '../engine/execute.ts';
 import { createParamTable, setVariables } from '../engine/params.ts';
 import { sha256 } from '../config/jobspec-source.ts';
-import { inline, lit, sql } from '../engine/sql.ts';
+import { ident, inline, lit, litList, sql } from '../engine/sql.ts';
+import type { Session } from '../engine/session.ts';
 import type { Manifest, ManifestInput } from '../storage/manifest.ts';
 import { baselinePartition } from '../storage/layout.ts';
 import { FG_B_TABLES, fgAColumns, fgBColumns, pairCountsColumns, type FgBTable } from '../transforms/columns.ts';
@@ -18,7 +19,7 @@ import type { PlanEntry, StepResult } from './build.ts';
 import { templateRefs } from './build-raw.ts';
 import { jobspecHash, type RunContext } from './context.ts';
 import { partitionState } from './freshness.ts';
-import { digestInput, loadBatchInput, registerInput } from './inputs.ts';
+import { digestInput, loadBatchInput, registerInput, type LoadedInput } from './inputs.ts';
 
 /** Templates in execution order: observations (capping) first, then one per table. */
 export const FG_B_STEPS: { template: string; as: string; table?: FgBTable }[] = [
@@ -30,6 +31,79 @@ export const FG_B_STEPS: { template: string; as: string; table?: FgBTable }[] = 
   { template: 'fg_b_pair_host', as: 'fgb_pair_host', table: 'pair_host' },
   { template: 'fg_b_pair_segment', as: 'fgb_pair_segment', table: 'pair_segment' },
 ];
+
+/**
+ * Memory plan. Exact quantiles and MADs hold every value of a group.
+ *   - fg_b_capped and fg_b_host compute them as window aggregates: DuckDB's window operator
+ *     partitions the observations itself and spills them past memory_limit.
+ *   - fg_b_segment groups few, very large groups, where a hash aggregation is much cheaper
+ *     than the window operator; its quantile and MAD states (two copies of every value, in
+ *     vectors that grow by doubling) are outside DuckDB's memory accounting. It therefore
+ *     aggregates at most `memory_limit / STATE_BYTES_PER_VALUE` (observation, metric) values at
+ *     once: a larger horizon runs it once per chunk of metrics (variable fgb_metrics; only
+ *     the chunk's columns are read) and merges the chunks by key.
+ */
+const STATE_BYTES_PER_VALUE = 32;
+
+/**
+ * The FG-A rows of the horizons being built are loaded once into a temp table (only the
+ * columns FG-B reads) when they fit this budget, so that the steps of every horizon scan
+ * memory instead of decoding one small Parquet file per 15-minute batch again and again, and
+ * overlapping horizons (7d and 30d share two days) read those files once.
+ */
+const LOAD_BYTES_PER_VALUE = 64;
+
+/** Columns of fg_a that FG-B reads besides the metrics. */
+const FG_B_KEY_COLUMNS = ['host_ip', 'role', 'window_label', 'window_end_ts', 'segment_id', 'time_band'];
+
+/** The session's memory_limit in bytes (DuckDB prints it as e.g. "1.8 GiB"). */
+async function memoryLimitBytes(session: Session): Promise<number> {
+  const { v } = await session.one<{ v: string }>(`SELECT current_setting('memory_limit') AS v`);
+  const m = /^([\d.]+)\s*([KMGT]?i?B|bytes)$/i.exec(v.trim());
+  if (!m) return 1024 ** 3;
+  const unit = m[2].toUpperCase();
+  const pow = { BYTES: 0, B: 0, KB: 1, KIB: 1, MB: 2, MIB: 2, GB: 3, GIB: 3, TB: 4, TIB: 4 }[unit] ?? 3;
+  return Number(m[1]) * (unit.includes('I') ? 1024 : 1000) ** pow;
+}
+
+/** `items` split into at most `n` consecutive chunks of nearly equal size (never an empty chunk). */
+function chunks<T>(items: T[], n: number): T[][] {
+  const size = Math.ceil(items.length / Math.max(1, Math.min(n, items.length)));
+  return Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size));
+}
+
+/** `SET VARIABLE name = [list]`, or RESET for an empty list (the templates then read every metric column). */
+async function setListVariable(session: Session, name: string, values: string[]) {
+  await session.run(
+    values.length ? inline(sql`SET VARIABLE ${ident(name)} = ${litList(values)}`) : inline(sql`RESET VARIABLE ${ident(name)}`),
+  );
+}
+
+/**
+ * fg_b_segment once per chunk of metrics, merged by key: a chunk fills its own metrics'
+ * columns and leaves the others NULL, any_value keeps the non-NULL one (the row counts and
+ * run columns are the same in every chunk).
+ */
+async function materializeSegmentChunks(ctx: RunContext, template: string, as: string, metricChunks: string[][], params: Record<string, string>) {
+  const v = ctx.specs.version;
+  if (metricChunks.length === 1) {
+    await setListVariable(ctx.session, 'fgb_metrics', metricChunks[0]);
+    await materialize(ctx.session, v, template, as, params);
+    return;
+  }
+  const parts = metricChunks.map((_, i) => `${as}__chunk${i}`);
+  for (const [i, chunk] of metricChunks.entries()) {
+    await setListVariable(ctx.session, 'fgb_metrics', chunk);
+    await materialize(ctx.session, v, template, parts[i], params);
+  }
+  const keys = sql.join(['segment_id', 'role', 'time_band', 'window_label'].map(ident));
+  const union = sql.join(parts.map((t) => sql`SELECT * FROM ${ident(t)}`), sql` UNION ALL `);
+  await ctx.session.run(
+    inline(sql`CREATE OR REPLACE TEMP TABLE ${ident(as)} AS
+               SELECT ${keys}, any_value(COLUMNS(* EXCLUDE (${keys}))) FROM (${union}) GROUP BY ${keys}`),
+  );
+  for (const t of parts) await ctx.session.run(inline(sql`DROP TABLE ${ident(t)}`));
+}
 
 export interface HorizonRange {
   horizon: string;
@@ -99,6 +173,9 @@ export async function buildFgB(ctx: RunContext, referenceMs: number): Promise<St
   const skipped: string[] = [];
   const planned: PlanEntry[] = [];
 
+  const keyMetrics = [...new Set(ctx.specs.fg_b_builder.anomaly_capping.key_metrics)];
+  const needed = [...new Set([...metrics, ...keyMetrics])];
+  const todo: { range: HorizonRange; fgA: LoadedInput; pairs: LoadedInput; inputs: ManifestInput[] }[] = [];
   for (const range of horizonRanges(ctx, referenceMs)) {
     // FG-A rows with window_end_ts in the range come from batches starting 15 minutes earlier.
     const fgA = await loadBatchInput(ctx, 'fg_a', range.startMs - BATCH_MS, range.endMs - BATCH_MS);
@@ -118,62 +195,98 @@ export async function buildFgB(ctx: RunContext, referenceMs: number): Promise<St
       continue;
     }
     planned.push(...parts.map((partition, i) => ({ partition, state: ctx.force && states[i] === 'up_to_date' ? ('stale' as const) : states[i] })));
-    if (ctx.dryRun) continue;
+    if (!ctx.dryRun) todo.push({ range, fgA, pairs, inputs });
+  }
+  if (!todo.length) return { dataset: 'fg_b', committed, skipped, missing: [], seconds: (Date.now() - t0) / 1000, planned };
 
-    const expected = (range.endMs - range.startMs) / BATCH_MS;
-    if (fgA.missing.length)
-      ctx.log.warn('fg_b_input_gaps', {
-        horizon: range.horizon,
-        reference_date: refDate,
-        msg: `${fgA.missing.length} of ${expected} FG-A batches in ${isoZ(range.startMs)}..${isoZ(range.endMs)} are not committed; they are gaps, not quiet time`,
-      });
-    await registerInput(ctx, 'fg_a_in', fgA.manifests, fgAColumns(ctx.specs));
-    await registerInput(ctx, 'pair_counts_in', pairs.manifests, pairCountsColumns());
-    await createParamTable(ctx.session, { name: 'p_inventory', columns: { ip: 'VARCHAR', machine_name: 'VARCHAR' }, rows: inventory.rows });
-    // FG-B's own eps and z_max (FEATURES.md §0, §6.1); FG-C installs its own before it runs.
-    await setVariables(ctx.session, { eps: ctx.specs.fg_b_builder.eps, z_max: ctx.specs.fg_b_builder.anomaly_capping.z_max });
-    const params = { horizon: range.horizon, range_start: isoZ(range.startMs), range_end: isoZ(range.endMs), reference_date: refDate };
-    const rowCounts: Record<string, number> = {};
-    const staged: { table: FgBTable; as: string }[] = [];
-    for (const step of FG_B_STEPS) {
-      await materialize(ctx.session, v, step.template, step.as, params);
-      if (step.table) {
-        await checkContract(ctx.session, step.as, fgBColumns(step.table, metrics), `sql/${v}/${step.template}.sql`);
-        staged.push({ table: step.table, as: step.as });
+  // FG-A of every horizon to build, each file once (horizons overlap: 7d and 30d share days).
+  const manifests = [...new Map(todo.flatMap((h) => h.fgA.manifests).map((m) => [m.partition, m])).values()];
+  await registerInput(ctx, 'fgb_fg_a', manifests, fgAColumns(ctx.specs));
+  const memBytes = await memoryLimitBytes(ctx.session);
+  const loaded = manifests.reduce((n, m) => n + m.row_count, 0) * needed.length * LOAD_BYTES_PER_VALUE <= memBytes;
+  if (loaded) {
+    const first = Math.min(...todo.map((h) => h.range.startMs));
+    const last = Math.max(...todo.map((h) => h.range.endMs));
+    await ctx.session.run(
+      inline(sql`CREATE OR REPLACE TEMP TABLE fgb_fg_a_rows AS
+                 SELECT ${sql.join([...FG_B_KEY_COLUMNS, ...needed].map(ident))} FROM fgb_fg_a
+                 WHERE window_end_ts >= ${lit(isoZ(first))}::TIMESTAMP AND window_end_ts < ${lit(isoZ(last))}::TIMESTAMP`),
+    );
+  }
+  await createParamTable(ctx.session, { name: 'p_inventory', columns: { ip: 'VARCHAR', machine_name: 'VARCHAR' }, rows: inventory.rows });
+  // FG-B's own eps and z_max (FEATURES.md §0, §6.1); FG-C installs its own before it runs.
+  await setVariables(ctx.session, { eps: ctx.specs.fg_b_builder.eps, z_max: ctx.specs.fg_b_builder.anomaly_capping.z_max });
+  // The templates read only these metric columns (and compute statistics only for these).
+  await setListVariable(ctx.session, 'fgb_key_metrics', keyMetrics);
+  try {
+    for (const { range, fgA, pairs, inputs } of todo) {
+      const expected = (range.endMs - range.startMs) / BATCH_MS;
+      if (fgA.missing.length)
+        ctx.log.warn('fg_b_input_gaps', {
+          horizon: range.horizon,
+          reference_date: refDate,
+          msg: `${fgA.missing.length} of ${expected} FG-A batches in ${isoZ(range.startMs)}..${isoZ(range.endMs)} are not committed; they are gaps, not quiet time`,
+        });
+      // fg_a_in: this horizon's FG-A rows (the templates filter on the range themselves too).
+      const rangeFilter = sql`window_end_ts >= ${lit(isoZ(range.startMs))}::TIMESTAMP AND window_end_ts < ${lit(isoZ(range.endMs))}::TIMESTAMP`;
+      await ctx.session.run(
+        loaded
+          ? inline(sql`CREATE OR REPLACE TEMP VIEW fg_a_in AS SELECT * FROM fgb_fg_a_rows WHERE ${rangeFilter}`)
+          : inline(sql`CREATE OR REPLACE TEMP VIEW fg_a_in AS SELECT * FROM fgb_fg_a WHERE ${rangeFilter}`),
+      );
+      await registerInput(ctx, 'pair_counts_in', pairs.manifests, pairCountsColumns());
+      const params = { horizon: range.horizon, range_start: isoZ(range.startMs), range_end: isoZ(range.endMs), reference_date: refDate };
+      const rows = fgA.manifests.reduce((n, m) => n + m.row_count, 0);
+      const segmentChunks = chunks(metrics, Math.ceil((rows * metrics.length * STATE_BYTES_PER_VALUE) / memBytes));
+      ctx.log.debug('fg_b_plan', { horizon: range.horizon, fg_a_rows: rows, loaded, segment_metric_chunks: segmentChunks.length });
+      const rowCounts: Record<string, number> = {};
+      const timings: Record<string, number> = {};
+      for (const step of FG_B_STEPS) {
+        const t = Date.now();
+        if (step.as === 'fgb_segment') await materializeSegmentChunks(ctx, step.template, step.as, segmentChunks, params);
+        else {
+          if (step.as === 'fgb_host') await setListVariable(ctx.session, 'fgb_metrics', metrics);
+          await materialize(ctx.session, v, step.template, step.as, params);
+        }
+        timings[step.template] = Date.now() - t;
+        if (step.table) await checkContract(ctx.session, step.as, fgBColumns(step.table, metrics), `sql/${v}/${step.template}.sql`);
       }
+      for (const { table, as } of FG_B_STEPS.filter((s): s is { template: string; as: string; table: FgBTable } => Boolean(s.table))) {
+        const [m] = await stageAndCommit({
+          session: ctx.session,
+          warehouse: ctx.warehouse,
+          runId: ctx.runId,
+          dataset: `fg_b/${table}`,
+          relation: as,
+          columns: fgBColumns(table, metrics),
+          partitionBy: ['baseline_horizon', 'reference_date'],
+          plans: [{ partition: baselinePartition(table, v, range.horizon, refDate), values: [range.horizon, refDate], inputs }],
+          templates,
+          jobspecSha256,
+          featureSpecVersion: v,
+          engine: ctx.engine,
+          timingsMs: timings,
+        });
+        rowCounts[table] = m.row_count;
+        committed.push(m);
+      }
+      await ctx.warehouse.writeJson(publicationPath(v, range.horizon, refDate), {
+        feature_spec_version: v,
+        baseline_horizon: range.horizon,
+        reference_date: refDate,
+        reference_ts: isoZ(referenceMs),
+        baseline_start_ts: isoZ(range.startMs),
+        baseline_end_ts: isoZ(range.endMs),
+        row_counts: rowCounts,
+        input_coverage: { fg_a_batches_found: fgA.manifests.length, fg_a_batches_expected: expected, missing_examples: fgA.missing.slice(0, 5) },
+        run_id: ctx.runId,
+        inputs,
+        created_at: new Date().toISOString(),
+      } satisfies Publication);
     }
-    for (const { table, as } of staged) {
-      const [m] = await stageAndCommit({
-        session: ctx.session,
-        warehouse: ctx.warehouse,
-        runId: ctx.runId,
-        dataset: `fg_b/${table}`,
-        relation: as,
-        columns: fgBColumns(table, metrics),
-        partitionBy: ['baseline_horizon', 'reference_date'],
-        plans: [{ partition: baselinePartition(table, v, range.horizon, refDate), values: [range.horizon, refDate], inputs }],
-        templates,
-        jobspecSha256,
-        featureSpecVersion: v,
-        engine: ctx.engine,
-        timingsMs: {},
-      });
-      rowCounts[table] = m.row_count;
-      committed.push(m);
-    }
-    await ctx.warehouse.writeJson(publicationPath(v, range.horizon, refDate), {
-      feature_spec_version: v,
-      baseline_horizon: range.horizon,
-      reference_date: refDate,
-      reference_ts: isoZ(referenceMs),
-      baseline_start_ts: isoZ(range.startMs),
-      baseline_end_ts: isoZ(range.endMs),
-      row_counts: rowCounts,
-      input_coverage: { fg_a_batches_found: fgA.manifests.length, fg_a_batches_expected: expected, missing_examples: fgA.missing.slice(0, 5) },
-      run_id: ctx.runId,
-      inputs,
-      created_at: new Date().toISOString(),
-    } satisfies Publication);
+  } finally {
+    // The next FG-B or FG-C run of this session must not inherit FG-B's column selection or rows.
+    await ctx.session.run('RESET VARIABLE fgb_key_metrics; RESET VARIABLE fgb_metrics; DROP TABLE IF EXISTS fgb_fg_a_rows');
   }
   return { dataset: 'fg_b', committed, skipped, missing: [], seconds: (Date.now() - t0) / 1000, planned };
 }
