@@ -189,6 +189,95 @@ async function nightlyDay(size: number, memoryLimit: string) {
   };
 }
 
+/** FG-B over 9 days of FG-A for `hosts` hosts: the input is built once and reused (see fgBNineDays). */
+const FGB_START = '2026-11-15';
+const FGB_DAYS = 9;
+const FGB_REFERENCE = '2026-11-24'; // FGB_START + FGB_DAYS: the 9 days end at the reference time
+
+/** Σ row_count of the committed fg_a partitions whose batch starts in [fromMs, toMs). */
+function fgARows(wh: string, fromMs: number, toMs: number): number {
+  const root = join(wh, 'fg_a');
+  let n = 0;
+  for (const f of readdirSync(root, { recursive: true }).map(String))
+    if (f.endsWith('_manifest.json')) {
+      const m = JSON.parse(readFileSync(join(root, f), 'utf8'));
+      const t = Date.parse(`${m.partition_values.dt}T${m.partition_values.hh}:${m.partition_values.mm}:00Z`);
+      if (t >= fromMs && t < toMs) n += m.row_count;
+    }
+  return n;
+}
+
+/**
+ * The issue's FG-B target: 2,000 hosts over a 9-day range of FG-A in <= 60 s with
+ * memory_limit=2GB. The input (synth -> raw stage -> FG-A for FGB_DAYS days) is built once per
+ * host count into bench/work/fgb-<hosts>h-<days>d and reused while its marker file matches:
+ * building it takes long (about 100 minutes for 2,000 hosts on the 2-core host, most of it
+ * FG-A's novelty look-back); delete the directory to rebuild it. Then two FG-B runs, each its
+ * own process with --force and memory_limit 2GB:
+ *   - `9d`: one horizon {days 9, tail 0, head 0} ending at FGB_REFERENCE: every FG-A row of the
+ *     9 days is an observation;
+ *   - `7d+30d`: the demo JobSpec's default horizons at the same reference (7d reads days 1-7,
+ *     30d reads days 1-2: 9 days of rows in all, the first two read by both horizons).
+ */
+async function fgBNineDays(hosts: number) {
+  const dir = join(WORK, `fgb-${hosts}h-${FGB_DAYS}d`);
+  const wh = join(dir, 'wh');
+  const raw = join(dir, 'synth', 'raw', 'dt={dt}', 'hh={hh}', '*.parquet');
+  const marker = join(dir, 'fg_a.ready.json');
+  const want = { hosts, days: FGB_DAYS, start: FGB_START, seed: 11 };
+  let ready = false;
+  try {
+    ready = JSON.stringify(JSON.parse(readFileSync(marker, 'utf8'))) === JSON.stringify(want);
+  } catch {
+    ready = false;
+  }
+  if (!ready) {
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    const t0 = Date.now();
+    await synthesize({ hosts, days: FGB_DAYS, start: FGB_START, seed: 11, out: join(dir, 'synth'), format: 'parquet' });
+    const synthSeconds = (Date.now() - t0) / 1000;
+    const lastDay = new Date(Date.parse(`${FGB_START}T00:00:00Z`) + (FGB_DAYS - 1) * 86_400_000).toISOString().slice(0, 10);
+    const fga = cli(['build', 'fg-a', '--from', FGB_START, '--to', lastDay, '--upstream', '--raw', raw, '--warehouse', wh], {}, '3GB');
+    record({ bench: 'fg_b_input_built', hosts, days: FGB_DAYS, synth_seconds: synthSeconds, fg_a_seconds: fga.seconds, fg_a_peak_rss_mb: fga.rssMb });
+    writeFileSync(marker, JSON.stringify(want));
+  }
+  const variants: [string, Record<string, unknown>][] = [
+    ['9d', { horizons: { '9d': { days: 9, tail: 0, head: 0 } } }],
+    ['7d+30d', {}],
+  ];
+  const refMs = Date.parse(`${FGB_REFERENCE}T00:00:00Z`);
+  for (const [name, fgB] of variants) {
+    const specs = join(dir, `jobspecs-${name.replace('+', '_')}`);
+    rmSync(specs, { recursive: true, force: true });
+    mkdirSync(join(specs, 'demo'), { recursive: true });
+    for (const f of readdirSync(join(ROOT, 'jobspecs', 'demo'))) copyFileSync(join(ROOT, 'jobspecs', 'demo', f), join(specs, 'demo', f));
+    writeFileSync(join(specs, 'demo', 'fg_b_builder#v1.json'), JSON.stringify(fgB));
+    const b = cli(['build', 'fg-b', '--date', FGB_REFERENCE, '--force', '--warehouse', wh, '--jobspecs', specs], {}, '2GB');
+    const horizons = Object.keys((fgB.horizons as Record<string, unknown>) ?? { '7d': 1, '30d': 1 });
+    const pubs = horizons.map((h) => JSON.parse(readFileSync(join(wh, `fg_b/_publication/feature_spec_version=v1/baseline_horizon=${h}/reference_date=${FGB_REFERENCE}.json`), 'utf8')));
+    // Observations per horizon (a row read by two horizons counts twice: it is aggregated twice).
+    const rows = pubs.reduce((n, p) => n + fgARows(wh, Date.parse(p.baseline_start_ts) - 15 * 60_000, Date.parse(p.baseline_end_ts) - 15 * 60_000), 0);
+    const steps = Object.fromEntries(
+      horizons.map((h) => [h, JSON.parse(readFileSync(join(wh, `fg_b/host/feature_spec_version=v1/baseline_horizon=${h}/reference_date=${FGB_REFERENCE}/_manifest.json`), 'utf8')).timings_ms]),
+    );
+    record({
+      bench: 'fg_b_9_days_of_fg_a',
+      hosts,
+      horizons: name,
+      reference: FGB_REFERENCE,
+      fg_a_days: (refMs - Date.parse(`${FGB_START}T00:00:00Z`)) / 86_400_000,
+      fg_a_rows: rows,
+      host_baseline_rows: pubs.reduce((n, p) => n + p.row_counts.host, 0),
+      seconds: b.seconds,
+      fg_a_rows_per_s: Math.round(rows / b.seconds),
+      peak_rss_mb: b.rssMb,
+      memory_limit: '2GB',
+      step_ms: steps,
+    });
+  }
+}
+
 async function main() {
   mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
   const machine = { cpus: cpus().length, model: cpus()[0]?.model, node: process.version };
@@ -200,6 +289,7 @@ async function main() {
     if (only.has('fg_a')) await fgA(ctx, size);
     if (only.has('fg_b') && size === sizes[0]) fgBC(ctx, size); // FG-B is linear in FG-A rows: one size suffices
   }
+  if (only.has('fg_b')) await fgBNineDays(Number(opts['base-hosts']) * sizes[0]);
   if (only.has('nightly')) record({ bench: 'nightly_day', ...(await nightlyDay(sizes.at(-1)!, opts['memory-limit']!)) });
   if (only.has('s3')) {
     const { benchS3 } = await import('./s3.ts');

@@ -14,16 +14,15 @@
 --   p_key_metrics  (metric) JobSpec anomaly_capping.key_metrics.
 --   fgb_run        temp table from fg_b_run.sql (the run's range).
 -- Parameters:  none; observations have window_end_ts in [baseline_start_ts, baseline_end_ts).
--- Variables:   eps, z_max, w_anom.
+-- Variables:   eps, z_max, w_anom; optional fgb_key_metrics (below).
 -- Output grain: one row per capped FG-A observation (host_ip, role, window_label, window_end_ts).
 -- Columns: host_ip, role, window_label, window_end_ts, segment_id, time_band,
 --          max_abs_z DOUBLE, anomaly_weight DOUBLE (= w_anom).
 --
--- Variables (optional): fgb_key_metrics VARCHAR[] — the key-metric columns this execution reads
---   and considers. build-fg-b.ts sets it to the key metrics, or to one chunk of them when it
---   splits the work to bound memory (a row is then capped if any chunk caps it, with the
---   largest max_abs_z). Unset, every metric column of fg_a_in is read and the key metrics
---   (p_key_metrics) are picked from them.
+-- fgb_key_metrics VARCHAR[] (optional): the key-metric columns to read.
+--   build-fg-b.ts sets it to the key metrics, so that no other FG-A column is decoded; unset,
+--   every metric column of fg_a_in is read and the key metrics (p_key_metrics) picked from
+--   them. Only key metrics in both the variable and p_key_metrics are considered.
 --
 -- How: the group median and MAD of each selected metric are window aggregates over the
 --   observation's group (PARTITION BY segment_id, role, time_band, window_label), so every

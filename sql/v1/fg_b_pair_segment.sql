@@ -18,18 +18,27 @@
 --   is_rare_pair_flag = 1 if pair_rarity_score >= rarity_threshold.
 -- Choices where FEATURES.md is silent: a NULL segment_id forms its own key (FG-C never looks
 --   it up: a pair whose src has no segment counts as unseen there).
+-- How: two hash aggregations, per (pair, UTC day) and then per pair, so that active_days is a
+--   count of day rows rather than a COUNT(DISTINCT ...) set per pair.
+WITH per_day AS (
+    SELECT segment_id, dst_ip, dst_port,
+           sum(sessions_cnt) AS sessions,
+           max(event_ts)     AS last_ts
+    FROM pair_counts_in
+    WHERE slice_start_ts >= $range_start::TIMESTAMP
+      AND slice_start_ts <  $range_end::TIMESTAMP
+    GROUP BY segment_id, dst_ip, dst_port, slice_start_ts::DATE
+)
 SELECT segment_id, dst_ip, dst_port,
-       sum(sessions_cnt)::BIGINT                                      AS pair_seen_count,
-       max(event_ts)                                                  AS pair_last_seen_ts,
-       count(DISTINCT slice_start_ts::DATE)                           AS active_days,
-       sum(sessions_cnt)::DOUBLE / count(DISTINCT slice_start_ts::DATE) AS pair_daily_avg,
-       1.0::DOUBLE / (1 + sum(sessions_cnt)::DOUBLE)                  AS pair_rarity_score,
-       (1.0::DOUBLE / (1 + sum(sessions_cnt)::DOUBLE) >= getvariable('rarity_threshold')::DOUBLE)::INTEGER
+       sum(sessions)::BIGINT                                          AS pair_seen_count,
+       max(last_ts)                                                   AS pair_last_seen_ts,
+       count(*)                                                       AS active_days,
+       sum(sessions)::DOUBLE / count(*)                               AS pair_daily_avg,
+       1.0::DOUBLE / (1 + sum(sessions)::DOUBLE)                      AS pair_rarity_score,
+       (1.0::DOUBLE / (1 + sum(sessions)::DOUBLE) >= getvariable('rarity_threshold')::DOUBLE)::INTEGER
                                                                       AS is_rare_pair_flag,
        $horizon::VARCHAR                                              AS baseline_horizon,
        $reference_date::VARCHAR                                       AS reference_date,
        getvariable('feature_spec_version')::VARCHAR                   AS feature_spec_version
-FROM pair_counts_in
-WHERE slice_start_ts >= $range_start::TIMESTAMP
-  AND slice_start_ts <  $range_end::TIMESTAMP
+FROM per_day
 GROUP BY segment_id, dst_ip, dst_port

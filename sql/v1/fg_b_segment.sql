@@ -17,25 +17,28 @@
 -- Parameters: none (a PIVOT with a subquery value list cannot carry bound parameters in a
 --             CREATE TABLE AS; the run constants come from fgb_run). Observations are the
 --             fg_a_in rows with window_end_ts in [baseline_start_ts, baseline_end_ts).
--- Variables:  feature_spec_version; optional fgb_metrics VARCHAR[] — the metric columns to
---             compute. build-fg-b.ts sets it to the baseline metrics, or to one chunk of them
---             when it splits the work to bound memory (see below); unset, every metric column
---             of fg_a_in is computed and the ones not in p_baseline_metrics are dropped.
+-- Variables:  feature_spec_version; optional fgb_metrics VARCHAR[] — the metric columns to read
+--             and compute. build-fg-b.ts sets it to the baseline metrics, or to one chunk of
+--             them per execution when a horizon has more values than memory allows, and merges
+--             the chunks. Unset, every metric column of fg_a_in is computed and the ones not in
+--             p_baseline_metrics are dropped.
 -- Output grain: (segment_id, role, time_band, window_label, baseline_horizon).
 -- Columns (docs/CONTRACTS.md fg_b segment): segment_id, role, time_band, window_label,
 --   baseline_horizon, then per metric m in p_baseline_metrics order: m_median, m_p25, m_p75,
 --   m_p95, m_p99, m_mad, m_iqr DOUBLE, m_support_count BIGINT, m_cold_start_flag INTEGER;
 --   then capped_rows, total_rows BIGINT, baseline_start_ts, baseline_end_ts TIMESTAMP,
 --   reference_date, record_id, feature_spec_version VARCHAR.
---   Every baseline metric has its columns; a metric outside fgb_metrics has NULL statistics
---   (build-fg-b.ts merges the chunks, each of which fills its own metrics).
+--   Every baseline metric has its columns; one outside fgb_metrics has NULL statistics.
 --
--- How: as fg_b_host, grouped by the segment key. One hash aggregation over the wide FG-A rows
---   computes, for every selected metric column at once (COLUMNS), a struct {q: quantile_cont(x, [.5,.25,.75,.95,.99]), mad: mad(x), n}.
---   Capped rows enter the quantiles and the MAD as NULL (which those aggregates skip) and the
---   support count with their value, so no aggregate needs a FILTER. The (small) result is
---   UNPIVOTed to (group, metric), joined to p_baseline_metrics, and PIVOTed back to the wide
---   contract in p_baseline_metrics order.
+-- How: one hash aggregation over the wide FG-A rows computes, for every selected metric column
+--   at once (COLUMNS), a struct {q: quantile_cont(x, [.5, .25, .75, .95, .99]), mad: mad(x),
+--   n: count(x)}. GROUP BY rather than a window (as fg_b_host) because the segment groups are
+--   few and large: there the aggregate states are cheap and the window operator costs ~1.7x
+--   the CPU. Those states hold two copies of every value outside memory_limit, which is why
+--   build-fg-b.ts may split the metrics into chunks. Capped rows enter the quantiles and the
+--   MAD as NULL (which those aggregates skip) and the support count with their value, so no
+--   aggregate needs a FILTER. The (small) result is UNPIVOTed to (group, metric), joined to
+--   p_baseline_metrics, and PIVOTed back to the wide contract in p_baseline_metrics order.
 --
 -- Choices where FEATURES.md is silent:
 --   * Values are cast to DOUBLE before the quantiles (quantile_cont on integers would

@@ -37,13 +37,15 @@ export const FG_B_STEPS: { template: string; as: string; table?: FgBTable }[] = 
  *   - fg_b_capped and fg_b_host compute them as window aggregates: DuckDB's window operator
  *     partitions the observations itself and spills them past memory_limit.
  *   - fg_b_segment groups few, very large groups, where a hash aggregation is much cheaper
- *     than the window operator; its quantile and MAD states (two copies of every value, in
- *     vectors that grow by doubling) are outside DuckDB's memory accounting. It therefore
- *     aggregates at most `memory_limit / STATE_BYTES_PER_VALUE` (observation, metric) values at
- *     once: a larger horizon runs it once per chunk of metrics (variable fgb_metrics; only
- *     the chunk's columns are read) and merges the chunks by key.
+ *     than the window operator; but its quantile and MAD states (two copies of every value,
+ *     in vectors that grow by doubling: ~24 bytes per value) live outside DuckDB's memory
+ *     accounting. They get SEGMENT_STATES_SHARE of memory_limit and DuckDB the rest while
+ *     fg_b_segment runs; a horizon with more (observation, metric) values than fit runs it
+ *     once per chunk of metrics (variable fgb_metrics; only the chunk's columns are read)
+ *     and merges the chunks by key.
  */
-const STATE_BYTES_PER_VALUE = 32;
+const SEGMENT_STATES_SHARE = 0.6;
+const STATE_BYTES_PER_VALUE = 24;
 
 /**
  * The FG-A rows of the horizons being built are loaded once into a temp table (only the
@@ -237,14 +239,23 @@ export async function buildFgB(ctx: RunContext, referenceMs: number): Promise<St
       await registerInput(ctx, 'pair_counts_in', pairs.manifests, pairCountsColumns());
       const params = { horizon: range.horizon, range_start: isoZ(range.startMs), range_end: isoZ(range.endMs), reference_date: refDate };
       const rows = fgA.manifests.reduce((n, m) => n + m.row_count, 0);
-      const segmentChunks = chunks(metrics, Math.ceil((rows * metrics.length * STATE_BYTES_PER_VALUE) / memBytes));
+      const segmentChunks = chunks(metrics, Math.ceil((rows * metrics.length * STATE_BYTES_PER_VALUE) / (memBytes * SEGMENT_STATES_SHARE)));
       ctx.log.debug('fg_b_plan', { horizon: range.horizon, fg_a_rows: rows, loaded, segment_metric_chunks: segmentChunks.length });
       const rowCounts: Record<string, number> = {};
       const timings: Record<string, number> = {};
       for (const step of FG_B_STEPS) {
         const t = Date.now();
-        if (step.as === 'fgb_segment') await materializeSegmentChunks(ctx, step.template, step.as, segmentChunks, params);
-        else {
+        if (step.as === 'fgb_segment') {
+          // DuckDB gets what the segment states leave of memory_limit (see SEGMENT_STATES_SHARE);
+          // if it cannot free that much right now, it keeps the whole limit.
+          const statesBytes = Math.min(memBytes * SEGMENT_STATES_SHARE, rows * segmentChunks[0].length * STATE_BYTES_PER_VALUE);
+          await ctx.session.run(`SET memory_limit = '${Math.floor(memBytes - statesBytes)}B'`).catch(() => undefined);
+          try {
+            await materializeSegmentChunks(ctx, step.template, step.as, segmentChunks, params);
+          } finally {
+            await ctx.session.run(inline(sql`SET memory_limit = ${lit(ctx.runtime.memoryLimit)}`));
+          }
+        } else {
           if (step.as === 'fgb_host') await setListVariable(ctx.session, 'fgb_metrics', metrics);
           await materialize(ctx.session, v, step.template, step.as, params);
         }
