@@ -357,6 +357,36 @@ describe('fg_b templates', () => {
     expect((await s.one<Row>(`SELECT count(*) AS n FROM fgb_ip_metadata`)).n).toBe(0);
   });
 
+  it('fgb_key_metrics / fgb_metrics (set by build-fg-b.ts) only narrow what is read and computed', async () => {
+    await setup(s);
+    const snapshot = async (table: string, order: string) => JSON.stringify(await s.all<Row>(`SELECT * FROM ${table} ORDER BY ${order}`));
+    await runFgB(s, ['fg_b_run', 'fg_b_capped', 'fg_b_host', 'fg_b_segment']);
+    const capped = await snapshot('fgb_capped', 'host_ip, window_label, window_end_ts');
+    const host = await snapshot('fgb_host', 'host_ip, window_label');
+    const segment = await snapshot('fgb_segment', 'segment_id, window_label');
+    // The pipeline's settings: the key metrics, then all baseline metrics: the same tables.
+    await s.run(`SET VARIABLE fgb_key_metrics = ['sessions_cnt']`);
+    await s.run(`SET VARIABLE fgb_metrics = ['deny_ratio', 'sessions_cnt', 'bytes_src_sum']`);
+    await runFgB(s, ['fg_b_capped', 'fg_b_host', 'fg_b_segment']);
+    expect(await snapshot('fgb_capped', 'host_ip, window_label, window_end_ts')).toBe(capped);
+    expect(await snapshot('fgb_host', 'host_ip, window_label')).toBe(host);
+    expect(await snapshot('fgb_segment', 'segment_id, window_label')).toBe(segment);
+    // One chunk of metrics: its statistics are those of the full run, the others' are NULL,
+    // the row counts are the same (build-fg-b.ts merges chunks with any_value).
+    await s.run(`SET VARIABLE fgb_metrics = ['sessions_cnt']`);
+    await runFgB(s, ['fg_b_segment']);
+    const full = JSON.parse(segment) as Row[];
+    const chunk = await s.all<Row>(`SELECT * FROM fgb_segment ORDER BY segment_id, window_label`);
+    expect(chunk.length).toBe(full.length);
+    for (const [i, r] of chunk.entries()) {
+      for (const [col, v] of Object.entries(r)) {
+        if (col.startsWith('deny_ratio_') || col.startsWith('bytes_src_sum_')) expect(v, col).toBeNull();
+        else expect(v === null ? null : JSON.parse(JSON.stringify(v)), col).toEqual(full[i][col]);
+      }
+    }
+    await s.run(`RESET VARIABLE fgb_key_metrics; RESET VARIABLE fgb_metrics`);
+  });
+
   it('a baseline metric missing from FG-A is a clear error', async () => {
     await setup(s, { baseline: [['sessions_cnt', 3], ['bytes_sent_sum', 50]] });
     await runFgB(s, ['fg_b_run', 'fg_b_capped']);

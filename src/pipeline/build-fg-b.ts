@@ -37,15 +37,17 @@ export const FG_B_STEPS: { template: string; as: string; table?: FgBTable }[] = 
  *   - fg_b_capped and fg_b_host compute them as window aggregates: DuckDB's window operator
  *     partitions the observations itself and spills them past memory_limit.
  *   - fg_b_segment groups few, very large groups, where a hash aggregation is much cheaper
- *     than the window operator; but its quantile and MAD states (two copies of every value,
- *     in vectors that grow by doubling: ~24 bytes per value) live outside DuckDB's memory
- *     accounting. They get SEGMENT_STATES_SHARE of memory_limit and DuckDB the rest while
- *     fg_b_segment runs; a horizon with more (observation, metric) values than fit runs it
- *     once per chunk of metrics (variable fgb_metrics; only the chunk's columns are read)
- *     and merges the chunks by key.
+ *     than the window operator; but its quantile and MAD states live outside DuckDB's memory
+ *     accounting: two copies of every value, in vectors that grow by doubling, and both
+ *     threads' partial states while they are combined (measured: ~25-40 bytes per value).
+ *     They get SEGMENT_STATES_SHARE of memory_limit and DuckDB the rest while fg_b_segment
+ *     runs; a horizon with more (observation, metric) values than fit runs it once per chunk
+ *     of metrics (variable fgb_metrics; only the chunk's columns are read) and merges the
+ *     chunks by key. Each chunk re-reads the key columns and joins fgb_capped again (~2.5-4 s
+ *     at 2,000 hosts x 9 days), the price of the bound.
  */
 const SEGMENT_STATES_SHARE = 0.6;
-const STATE_BYTES_PER_VALUE = 24;
+const STATE_BYTES_PER_VALUE = 32;
 
 /**
  * The FG-A rows of the horizons being built are loaded once into a temp table (only the
