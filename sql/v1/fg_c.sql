@@ -23,21 +23,24 @@
 --                        (window_start_ts = T - w by the FG-A contract).
 --   p_fgc_metrics        (metric, scale_floor) — row order (rowid) = output metric order;
 --                        scale_floor NULL = the family default of §7.2 (expressed below).
---   p_score_families     (score, metric) — score column order = first appearance (rowid).
---   p_fgc_transforms     (transform) — subset of the ten transforms; output order is the
---                        canonical order below, whatever the table's order.
--- Parameters: none (a PIVOT whose value list is a subquery cannot carry bound parameters
---   inside CREATE TABLE AS; its value list may only read tables, not CTEs).
--- How: no long form. x (FG-A) and the routed FG-B <m>_median/_mad/_iqr/_p95 are renamed to
---   the metric names and stacked (UNION ALL BY NAME under a row of per-metric constants, which
---   fixes one column order), each stacked row becomes a list by metric position, and one
---   COLUMNS() expression repeated identically (so it expands in lockstep) turns the lists into
---   one STRUCT column per metric; the transforms are computed on every metric's struct by one
---   COLUMNS() expression, and each transform is pulled out of every struct with one more. The
---   selected <m>_<t> columns are kept by name (variable fgc_selected_cols). Scores and top
---   contributors work on each row's list of z_mad_clipped; families are PIVOTed by score.
+--   p_score_families     (score, metric): not read here; see fgc_positions.
+--   fgc_positions        one row from fg_c_positions.sql: _p_<metric> (position) and
+--                        _fam_<score> (positions of the family's metrics) columns.
+--   p_fgc_transforms     (transform): not read here; its complement is the variable
+--                        fgc_unselected_cols. Output order is the runner's (canonical) order.
+-- Parameters: none (the runner reads this template as a view, which cannot hold parameters).
+-- How: nothing is unpivoted per FG-C row. Each row's x values and its routed FG-B statistics
+--   travel as lists indexed by metric position (p_fgc_metrics order): each source's columns are
+--   listed with one COLUMNS() selection and reordered by a permutation read from the catalogue,
+--   so metrics are matched by name whatever the column orders. The statistics lists are built
+--   once per FG-B row used (not per FG-C row), with scale and z_scale computed there in long
+--   form. z_mad and its clipped value are list lambdas; each output column <m>_<t> is one
+--   COLUMNS() expression over the per-metric position columns _p_<m> (repeated identically
+--   within an expression, so it expands in lockstep), and each score family one COLUMNS()
+--   expression over its metrics' positions _fam_<score>.
 -- Variables:  eps, z_max, strong_z, rarity_threshold, feature_spec_version; fgc_metrics (the FG-C
---   metrics in p_fgc_metrics order) and fgc_selected_cols, set by the runner from the tables.
+--   metrics in p_fgc_metrics order) and fgc_unselected_cols (the <m>_<t> columns of the
+--   transforms the JobSpec did not select), set by the runner from the tables.
 -- Output grain: (host_ip, role, window_label, window_end_ts, baseline_horizon).
 -- Columns (the runner writes them in this order; the query's own order groups transforms):
 --   host_ip, role, window_label VARCHAR, window_start_ts, window_end_ts TIMESTAMP,
@@ -103,7 +106,7 @@ guard AS (
 -- ---------------------------------------------------------------------- metric metadata
 metrics AS (
     SELECT metric,
-           rowid AS m_ord,
+           rowid + 1 AS pos,
            coalesce(scale_floor,
                     CASE WHEN regexp_matches(metric, '^bytes_.*_sum$')            THEN 4096.0
                          WHEN regexp_matches(metric, '^duration_')                 THEN 5.0
@@ -142,188 +145,143 @@ anchor_rows AS MATERIALIZED (
      AND s.time_band = a.time_band AND s.window_label = a.window_label
     WHERE (SELECT ok FROM guard)
 ),
--- ------------------------------------------- per-metric inputs as lists in one metric order
--- x and the four statistics come from relations whose columns are named by metric (the
--- statistics renamed from <m>_median etc.), in different column orders. Stacking them under
--- metric_consts (whose columns are in p_fgc_metrics order) with UNION ALL BY NAME puts every
--- row's metric columns in that one order, so list_value(*COLUMNS(...)) of any row lists its
--- values by metric position (m_ord + 1). Nothing is unpivoted to long form.
-x_rows AS (
-    SELECT r.rid, 0 AS k, COLUMNS(c -> list_contains(getvariable('fgc_metrics'), c))::DOUBLE
-    FROM anchor_rows r
-    JOIN fg_a_in a
-      ON a.host_ip = r.host_ip AND a.role = r.role AND a.window_label = r.window_label
-     AND a.window_end_ts = r.window_end_ts
+-- ------------------------------------------------ per-metric values as lists in metric order
+-- Every per-metric value travels as a list indexed by the metric's position `pos` (its
+-- p_fgc_metrics order, 1-based); nothing is unpivoted per FG-C row. A COLUMNS() selection
+-- yields columns in its relation's own order, so each source's list is reordered with
+-- list_select() by a permutation read from the catalogue (the position of each metric's
+-- column among the columns that same selection yields).
+source_columns AS (
+    SELECT table_name, column_index, stat,
+           CASE WHEN stat = 'x' THEN column_name
+                ELSE left(column_name, length(column_name) - length(stat) - 1) END AS metric
+    FROM (SELECT table_name, column_index, column_name,
+                 CASE WHEN table_name = 'fg_a_in' THEN 'x'
+                      ELSE regexp_extract(column_name, '_(median|mad|iqr|p95)$', 1) END AS stat
+          FROM duckdb_columns()
+          WHERE table_name IN ('fg_a_in', 'fgb_host_in', 'fgb_segment_in'))
+    WHERE stat <> ''
 ),
--- The routed FG-B statistics row of each FG-C row (host or segment), wide.
-routed_stats AS (
-    SELECT r.rid, COLUMNS('_(median|mad|iqr|p95)$')
-    FROM anchor_rows r
+source_positions AS (
+    SELECT table_name, stat, metric,
+           row_number() OVER (PARTITION BY table_name, stat ORDER BY column_index) AS src_pos
+    FROM source_columns
+    WHERE list_contains(getvariable('fgc_metrics'), metric)
+),
+perms AS (
+    SELECT list(s.src_pos ORDER BY m.pos) FILTER (WHERE s.table_name = 'fg_a_in')                              AS x,
+           list(s.src_pos ORDER BY m.pos) FILTER (WHERE s.table_name = 'fgb_host_in' AND s.stat = 'median')    AS h_median,
+           list(s.src_pos ORDER BY m.pos) FILTER (WHERE s.table_name = 'fgb_host_in' AND s.stat = 'mad')       AS h_mad,
+           list(s.src_pos ORDER BY m.pos) FILTER (WHERE s.table_name = 'fgb_host_in' AND s.stat = 'iqr')       AS h_iqr,
+           list(s.src_pos ORDER BY m.pos) FILTER (WHERE s.table_name = 'fgb_host_in' AND s.stat = 'p95')       AS h_p95,
+           list(s.src_pos ORDER BY m.pos) FILTER (WHERE s.table_name = 'fgb_segment_in' AND s.stat = 'median') AS s_median,
+           list(s.src_pos ORDER BY m.pos) FILTER (WHERE s.table_name = 'fgb_segment_in' AND s.stat = 'mad')    AS s_mad,
+           list(s.src_pos ORDER BY m.pos) FILTER (WHERE s.table_name = 'fgb_segment_in' AND s.stat = 'iqr')    AS s_iqr,
+           list(s.src_pos ORDER BY m.pos) FILTER (WHERE s.table_name = 'fgb_segment_in' AND s.stat = 'p95')    AS s_p95
+    FROM source_positions s JOIN metrics m ON m.metric = s.metric
+),
+-- Per-metric constants as lists by position: the position itself, the scale floor, and the
+-- alphabetical rank of the name (the tie-break of top_contributors).
+metric_lists AS (
+    SELECT list(pos ORDER BY pos) AS positions, list(scale_floor ORDER BY pos) AS floors,
+           list(alpha ORDER BY pos) AS alphas
+    FROM (SELECT pos, scale_floor, row_number() OVER (ORDER BY metric) AS alpha FROM metrics)
+),
+x_lists AS (
+    SELECT host_ip, role, window_label, window_end_ts,
+           list_select(list_value(*COLUMNS(c -> list_contains(getvariable('fgc_metrics'), c)))::DOUBLE[],
+                       (SELECT x FROM perms)) AS xs
+    FROM fg_a_in
+),
+-- The FG-B rows the anchor rows are routed to, each once (a pass has many anchors per
+-- baseline row), with its statistics as lists.
+used_baselines AS MATERIALIZED (
+    SELECT row_number() OVER () AS bid, *
+    FROM (SELECT DISTINCT baseline_source, baseline_horizon, baseline_reference_date,
+                 CASE WHEN baseline_source = 'host' THEN host_ip END AS host_ip,
+                 role, segment_id, time_band, window_label
+          FROM anchor_rows WHERE baseline_source <> 'none')
+),
+baseline_lists AS (
+    SELECT u.bid,
+           list_select(list_value(*COLUMNS(c -> suffix(c, '_median') AND list_contains(getvariable('fgc_metrics'), left(c, length(c) - 7))))::DOUBLE[], p.h_median) AS meds,
+           list_select(list_value(*COLUMNS(c -> suffix(c, '_mad')    AND list_contains(getvariable('fgc_metrics'), left(c, length(c) - 4))))::DOUBLE[], p.h_mad)    AS mads,
+           list_select(list_value(*COLUMNS(c -> suffix(c, '_iqr')    AND list_contains(getvariable('fgc_metrics'), left(c, length(c) - 4))))::DOUBLE[], p.h_iqr)    AS iqrs,
+           list_select(list_value(*COLUMNS(c -> suffix(c, '_p95')    AND list_contains(getvariable('fgc_metrics'), left(c, length(c) - 4))))::DOUBLE[], p.h_p95)    AS p95s
+    FROM used_baselines u
     JOIN fgb_host_in h
-      ON r.baseline_source = 'host'
-     AND h.baseline_horizon = r.baseline_horizon AND h.reference_date = r.baseline_reference_date
-     AND h.host_ip = r.host_ip AND h.role = r.role AND h.segment_id IS NOT DISTINCT FROM r.segment_id
-     AND h.time_band = r.time_band AND h.window_label = r.window_label
-    UNION ALL BY NAME
-    SELECT r.rid, COLUMNS('_(median|mad|iqr|p95)$')
-    FROM anchor_rows r
+      ON u.baseline_source = 'host'
+     AND h.baseline_horizon = u.baseline_horizon AND h.reference_date = u.baseline_reference_date
+     AND h.host_ip = u.host_ip AND h.role = u.role AND h.segment_id IS NOT DISTINCT FROM u.segment_id
+     AND h.time_band = u.time_band AND h.window_label = u.window_label
+    CROSS JOIN perms p
+    UNION ALL
+    SELECT u.bid,
+           list_select(list_value(*COLUMNS(c -> suffix(c, '_median') AND list_contains(getvariable('fgc_metrics'), left(c, length(c) - 7))))::DOUBLE[], p.s_median),
+           list_select(list_value(*COLUMNS(c -> suffix(c, '_mad')    AND list_contains(getvariable('fgc_metrics'), left(c, length(c) - 4))))::DOUBLE[], p.s_mad),
+           list_select(list_value(*COLUMNS(c -> suffix(c, '_iqr')    AND list_contains(getvariable('fgc_metrics'), left(c, length(c) - 4))))::DOUBLE[], p.s_iqr),
+           list_select(list_value(*COLUMNS(c -> suffix(c, '_p95')    AND list_contains(getvariable('fgc_metrics'), left(c, length(c) - 4))))::DOUBLE[], p.s_p95)
+    FROM used_baselines u
     JOIN fgb_segment_in s
-      ON r.baseline_source = 'segment'
-     AND s.baseline_horizon = r.baseline_horizon AND s.reference_date = r.baseline_reference_date
-     AND s.segment_id IS NOT DISTINCT FROM r.segment_id AND s.role = r.role
-     AND s.time_band = r.time_band AND s.window_label = r.window_label
+      ON u.baseline_source = 'segment'
+     AND s.baseline_horizon = u.baseline_horizon AND s.reference_date = u.baseline_reference_date
+     AND s.segment_id IS NOT DISTINCT FROM u.segment_id AND s.role = u.role
+     AND s.time_band = u.time_band AND s.window_label = u.window_label
+    CROSS JOIN perms p
 ),
--- One row per constant, a column per metric: k = 5 scale floor, 6 list position (m_ord),
--- 7 alphabetical rank of the name (the tie-break of top_contributors).
-metric_consts AS (
-    PIVOT (SELECT metric, 5 AS k, scale_floor AS v FROM metrics
-           UNION ALL SELECT metric, 6 AS k, m_ord::DOUBLE AS v FROM metrics
-           UNION ALL SELECT metric, 7 AS k, (row_number() OVER (ORDER BY metric))::DOUBLE AS v FROM metrics)
-    ON metric IN (SELECT metric FROM p_fgc_metrics ORDER BY rowid)
-    USING first(v)
-    GROUP BY k
+-- The two scales of §7.2, per baseline row and metric: long form over the (few) baseline
+-- rows only, then back to one list sorted by position (list_sort of {pos, ...} structs is
+-- much cheaper than ordered aggregates).
+baseline_long AS (
+    SELECT bl.bid, unnest(ml.positions) AS pos, unnest(ml.floors) AS scale_floor,
+           unnest(bl.mads) AS mad, unnest(bl.iqrs) AS iqr
+    FROM baseline_lists bl CROSS JOIN metric_lists ml
 ),
-kind_lists AS (
-    SELECT rid, k, list_value(*COLUMNS(c -> list_contains(getvariable('fgc_metrics'), c))) AS vals
-    FROM (
-        FROM metric_consts
-        UNION ALL BY NAME FROM x_rows
-        UNION ALL BY NAME SELECT rid, 1 AS k, COLUMNS('^(.+)_median$')::DOUBLE AS '\1' FROM routed_stats
-        UNION ALL BY NAME SELECT rid, 2 AS k, COLUMNS('^(.+)_mad$')::DOUBLE AS '\1' FROM routed_stats
-        UNION ALL BY NAME SELECT rid, 3 AS k, COLUMNS('^(.+)_iqr$')::DOUBLE AS '\1' FROM routed_stats
-        UNION ALL BY NAME SELECT rid, 4 AS k, COLUMNS('^(.+)_p95$')::DOUBLE AS '\1' FROM routed_stats
-    )
+baseline_scales AS (
+    SELECT bid,
+           list_sort(list({'pos': pos,
+                           'scale': COALESCE(NULLIF(mad, 0), iqr),
+                           'z_scale': CASE WHEN mad IS NULL OR iqr IS NULL THEN NULL
+                                           ELSE greatest(COALESCE(NULLIF(mad, 0), NULLIF(iqr, 0), 0), scale_floor) END})) AS sc
+    FROM baseline_long
+    GROUP BY bid
 ),
--- A row without a routed baseline has no statistics lists: its statistics are NULL.
-row_lists AS (
-    SELECT rid,
-           first(vals) FILTER (WHERE k = 0) AS xs,
-           first(vals) FILTER (WHERE k = 1) AS meds,
-           first(vals) FILTER (WHERE k = 2) AS mads,
-           first(vals) FILTER (WHERE k = 3) AS iqrs,
-           first(vals) FILTER (WHERE k = 4) AS p95s
-    FROM kind_lists
-    WHERE rid IS NOT NULL
-    GROUP BY rid
+baselines AS (
+    SELECT bl.bid, bl.meds, bl.iqrs, bl.p95s,
+           list_transform(s.sc, lambda e: e.scale) AS scales,
+           list_transform(s.sc, lambda e: e.z_scale) AS z_scales
+    FROM baseline_lists bl JOIN baseline_scales s ON s.bid = bl.bid
 ),
--- ----------------------------------------------------------------------------- transforms
--- One struct column per metric, named by metric: the k = 6 row holds each metric's list
--- position, so one COLUMNS() expression (repeated identically, so it expands in lockstep)
--- picks every metric's elements. From here on every step is columnar, per metric.
-per_metric AS (
-    SELECT rid,
-           {'x':     xs[COLUMNS(* EXCLUDE (rid, xs, meds, mads, iqrs, p95s, floors))::BIGINT + 1],
-            'med':   meds[COLUMNS(* EXCLUDE (rid, xs, meds, mads, iqrs, p95s, floors))::BIGINT + 1],
-            'mad':   mads[COLUMNS(* EXCLUDE (rid, xs, meds, mads, iqrs, p95s, floors))::BIGINT + 1],
-            'iqr':   iqrs[COLUMNS(* EXCLUDE (rid, xs, meds, mads, iqrs, p95s, floors))::BIGINT + 1],
-            'p95':   p95s[COLUMNS(* EXCLUDE (rid, xs, meds, mads, iqrs, p95s, floors))::BIGINT + 1],
-            'floor': floors[COLUMNS(* EXCLUDE (rid, xs, meds, mads, iqrs, p95s, floors))::BIGINT + 1],
-            'ord':   COLUMNS(* EXCLUDE (rid, xs, meds, mads, iqrs, p95s, floors))::BIGINT}
-    FROM (
-        SELECT l.*, f.floors, o.* EXCLUDE (k)
-        FROM row_lists l
-        CROSS JOIN (SELECT vals AS floors FROM kind_lists WHERE k = 5) f
-        CROSS JOIN (FROM metric_consts WHERE k = 6) o
-    )
-),
--- `[v].apply(lambda v: struct_insert(v, ...))[1]` names each metric's struct v and adds
--- intermediates (scale, z_scale, then z_mad, ratio, then z_mad_clipped) for the steps after it.
-scaled AS (
-    SELECT rid,
-        [COLUMNS(* EXCLUDE rid)].apply(lambda v: struct_insert(v,
-            scale := COALESCE(NULLIF(v.mad, 0), v.iqr),
-            z_scale := CASE WHEN v.mad IS NULL OR v.iqr IS NULL THEN NULL
-                            ELSE greatest(COALESCE(NULLIF(v.mad, 0), NULLIF(v.iqr, 0), 0), v.floor) END))[1]
-    FROM per_metric
-),
-standardized AS (
-    SELECT rid,
-        [COLUMNS(* EXCLUDE rid)]
-        .apply(lambda v: struct_insert(v,
-            z_mad := (v.x - v.med) / NULLIF(v.z_scale + getvariable('eps')::DOUBLE, 0),
-            ratio := v.x / NULLIF(v.med + getvariable('eps')::DOUBLE, 0)))
-        .apply(lambda v: struct_insert(v,
-            z_mad_clipped := CASE WHEN v.z_mad IS NULL THEN NULL
-                                  ELSE least(greatest(v.z_mad, -getvariable('z_max')::DOUBLE), getvariable('z_max')::DOUBLE) END))[1]
-    FROM scaled
-),
--- Every metric's ten transforms (§7.2), and its position for the scores.
-t_struct AS (
-    SELECT rid AS _rid,
-        [COLUMNS(* EXCLUDE rid)].apply(lambda v: {
-            'diff':               v.x - v.med,
-            'z_mad':              v.z_mad,
-            'abs_dev_over_scale': abs(v.x - v.med) / NULLIF(v.scale + getvariable('eps')::DOUBLE, 0),
-            'z_mad_clipped':      v.z_mad_clipped,
-            'z_mad_signed_pow3':  sign(v.z_mad_clipped) * pow(abs(v.z_mad_clipped), 3),
-            'ratio':              v.ratio,
-            'log_ratio':          CASE WHEN v.ratio + getvariable('eps')::DOUBLE > 0 THEN ln(v.ratio + getvariable('eps')::DOUBLE) END,
-            'excess_over_p95':    CASE WHEN v.x IS NULL OR v.p95 IS NULL THEN NULL ELSE greatest(v.x - v.p95, 0) END,
-            'excess_ratio_p95':   v.x / NULLIF(v.p95 + getvariable('eps')::DOUBLE, 0),
-            'iqr_dev':            (v.x - v.med) / NULLIF(v.iqr + getvariable('eps')::DOUBLE, 0),
-            'ord':                v.ord})[1]
-    FROM standardized
-),
--- Wide output: each transform is pulled out of every metric's struct with one COLUMNS()
--- expression. The JobSpec's subset is kept by name (variable fgc_selected_cols, the declared
--- <m>_<t> columns); the runner orders columns.
-t_all AS (
-    SELECT _rid,
-           struct_extract(COLUMNS('^([a-z][a-z0-9_]*)$'), 'diff')               AS '\1_diff',
-           struct_extract(COLUMNS('^([a-z][a-z0-9_]*)$'), 'z_mad')              AS '\1_z_mad',
-           struct_extract(COLUMNS('^([a-z][a-z0-9_]*)$'), 'abs_dev_over_scale') AS '\1_abs_dev_over_scale',
-           struct_extract(COLUMNS('^([a-z][a-z0-9_]*)$'), 'z_mad_clipped')      AS '\1_z_mad_clipped',
-           struct_extract(COLUMNS('^([a-z][a-z0-9_]*)$'), 'z_mad_signed_pow3')  AS '\1_z_mad_signed_pow3',
-           struct_extract(COLUMNS('^([a-z][a-z0-9_]*)$'), 'ratio')              AS '\1_ratio',
-           struct_extract(COLUMNS('^([a-z][a-z0-9_]*)$'), 'log_ratio')          AS '\1_log_ratio',
-           struct_extract(COLUMNS('^([a-z][a-z0-9_]*)$'), 'excess_over_p95')    AS '\1_excess_over_p95',
-           struct_extract(COLUMNS('^([a-z][a-z0-9_]*)$'), 'excess_ratio_p95')   AS '\1_excess_ratio_p95',
-           struct_extract(COLUMNS('^([a-z][a-z0-9_]*)$'), 'iqr_dev')            AS '\1_iqr_dev'
-    FROM t_struct
-),
-t_wide AS (
-    SELECT _rid AS rid, COLUMNS(c -> list_contains(getvariable('fgc_selected_cols'), c))::DOUBLE
-    FROM t_all
-),
--- --------------------------------------------------------------------------------- scores
--- Each row's metrics with a z, ranked by |z| descending then metric name ascending (the
--- names' alphabetical rank, k = 7, stands in for the names until the top three are printed).
-metric_z AS (
-    SELECT _rid AS rid, list_value(*COLUMNS('^([a-z][a-z0-9_]*)$')) AS per_metric FROM t_struct
-),
-ranked AS (
-    SELECT z.rid,
-           list_sort(list_filter(z.per_metric, lambda s: s.z_mad_clipped IS NOT NULL)
-                     .apply(lambda s: {'neg_az': -abs(s.z_mad_clipped), 'alpha': a.alpha[s.ord + 1],
-                                       'ord': s.ord, 'z': s.z_mad_clipped})) AS zl
-    FROM metric_z z
-    CROSS JOIN (SELECT vals AS alpha FROM kind_lists WHERE k = 7) a
-),
-family_ords AS (
-    SELECT f.score, list(m.m_ord) AS ords
-    FROM p_score_families f JOIN metrics m ON m.metric = f.metric
-    GROUP BY f.score
-),
-family_scores AS (
-    SELECT r.rid, f.score,
-           list_max(list_filter(r.zl, lambda e: list_contains(f.ords, e.ord)).apply(lambda e: -e.neg_az)) AS v
-    FROM ranked r CROSS JOIN family_ords f
-),
-scores_wide AS (
-    PIVOT family_scores
-    ON score IN (SELECT score FROM p_score_families GROUP BY score ORDER BY min(rowid))
-    USING first(v)
-    GROUP BY rid
-),
--- Formatting is costly: only the three contributors of each row are printed.
-row_scores AS (
-    SELECT rid,
-           list_avg(list_transform(zl[1:3], lambda e: -e.neg_az)) AS anomaly_score,
-           len(list_filter(zl, lambda e: -e.neg_az >= getvariable('strong_z')::DOUBLE)) AS strong_deviation_cnt,
-           CASE WHEN len(zl) > 0 THEN
-               array_to_string(list_transform(zl[1:3], lambda e: getvariable('fgc_metrics')[e.ord + 1] || ':' || (e.z::VARCHAR::DECIMAL(38, 18))::DECIMAL(38, 2)::VARCHAR), ';')
+-- Each anchor row with its x list and routed statistics (NULL lists when the source is
+-- 'none', which makes every transform NULL), its z_mad and z_mad_clipped lists, and its
+-- scores. The scores rank the row's metrics that have a z as (-|z|, name rank, position, z)
+-- structs, sorted: by |z| descending, then metric name ascending.
+scored AS (
+    SELECT r.*, x.xs, b.meds, b.iqrs, b.p95s, b.scales,
+           list_transform(list_zip(x.xs, b.meds, b.z_scales),
+                          lambda t: (t[1] - t[2]) / NULLIF(t[3] + getvariable('eps')::DOUBLE, 0)) AS z_mads,
+           list_transform(z_mads, lambda z: CASE WHEN z IS NULL THEN NULL
+                                                 ELSE least(greatest(z, -getvariable('z_max')::DOUBLE), getvariable('z_max')::DOUBLE) END) AS z_clipped,
+           list_sort(list_filter(list_zip(list_transform(z_clipped, lambda z: -abs(z)), ml.alphas, ml.positions, z_clipped),
+                                 lambda e: e[4] IS NOT NULL)) AS ranked,
+           list_avg(list_transform(ranked[1:3], lambda e: -e[1])) AS anomaly_score,
+           len(list_filter(ranked, lambda e: -e[1] >= getvariable('strong_z')::DOUBLE)) AS strong_deviation_cnt,
+           -- Formatting is costly: only the three contributors of each row are printed.
+           CASE WHEN len(ranked) > 0 THEN
+               array_to_string(list_transform(ranked[1:3], lambda e: getvariable('fgc_metrics')[e[3]] || ':' || (e[4]::VARCHAR::DECIMAL(38, 18))::DECIMAL(38, 2)::VARCHAR), ';')
            END AS top_contributors
-    FROM ranked
+    FROM anchor_rows r
+    JOIN x_lists x
+      ON x.host_ip = r.host_ip AND x.role = r.role AND x.window_label = r.window_label
+     AND x.window_end_ts = r.window_end_ts
+    LEFT JOIN used_baselines u
+      ON u.baseline_source = r.baseline_source AND u.baseline_horizon = r.baseline_horizon
+     AND u.baseline_reference_date = r.baseline_reference_date
+     AND u.host_ip IS NOT DISTINCT FROM CASE WHEN r.baseline_source = 'host' THEN r.host_ip END
+     AND u.role = r.role AND u.segment_id IS NOT DISTINCT FROM r.segment_id
+     AND u.time_band = r.time_band AND u.window_label = r.window_label
+    LEFT JOIN baselines b ON b.bid = u.bid
+    CROSS JOIN metric_lists ml
 ),
 -- ----------------------------------------------------------------------- pair rarity (§7.4)
 anchor_spans AS (
@@ -379,32 +337,48 @@ pair_summary AS (
     GROUP BY rid
 )
 -- ---------------------------------------------------------------------------------- output
-SELECT r.host_ip, r.role, r.window_label, r.window_start_ts, r.window_end_ts, r.baseline_horizon,
-       tw.* EXCLUDE (rid),
-       sw.* EXCLUDE (rid),
-       rs.anomaly_score,
-       coalesce(rs.strong_deviation_cnt, 0) AS strong_deviation_cnt,
-       rs.top_contributors,
+-- The ten transforms of every metric are computed, and the JobSpec's subset kept by name
+-- (variable fgc_unselected_cols); the runner orders columns.
+SELECT COLUMNS(c -> NOT list_contains(getvariable('fgc_unselected_cols'), c)) FROM (
+SELECT c.host_ip, c.role, c.window_label, c.window_start_ts, c.window_end_ts, c.baseline_horizon,
+       c.xs[COLUMNS('^_p_(.+)$')] - c.meds[COLUMNS('^_p_(.+)$')]                                    AS '\1_diff',
+       c.z_mads[COLUMNS('^_p_(.+)$')]                                                                 AS '\1_z_mad',
+       abs(c.xs[COLUMNS('^_p_(.+)$')] - c.meds[COLUMNS('^_p_(.+)$')])
+           / NULLIF(c.scales[COLUMNS('^_p_(.+)$')] + getvariable('eps')::DOUBLE, 0)                 AS '\1_abs_dev_over_scale',
+       c.z_clipped[COLUMNS('^_p_(.+)$')]                                                              AS '\1_z_mad_clipped',
+       sign(c.z_clipped[COLUMNS('^_p_(.+)$')]) * pow(abs(c.z_clipped[COLUMNS('^_p_(.+)$')]), 3)     AS '\1_z_mad_signed_pow3',
+       c.xs[COLUMNS('^_p_(.+)$')] / NULLIF(c.meds[COLUMNS('^_p_(.+)$')] + getvariable('eps')::DOUBLE, 0) AS '\1_ratio',
+       CASE WHEN c.xs[COLUMNS('^_p_(.+)$')] / NULLIF(c.meds[COLUMNS('^_p_(.+)$')] + getvariable('eps')::DOUBLE, 0) + getvariable('eps')::DOUBLE > 0
+            THEN ln(c.xs[COLUMNS('^_p_(.+)$')] / NULLIF(c.meds[COLUMNS('^_p_(.+)$')] + getvariable('eps')::DOUBLE, 0) + getvariable('eps')::DOUBLE)
+       END                                                                                            AS '\1_log_ratio',
+       CASE WHEN c.xs[COLUMNS('^_p_(.+)$')] IS NULL OR c.p95s[COLUMNS('^_p_(.+)$')] IS NULL THEN NULL
+            ELSE greatest(c.xs[COLUMNS('^_p_(.+)$')] - c.p95s[COLUMNS('^_p_(.+)$')], 0) END         AS '\1_excess_over_p95',
+       c.xs[COLUMNS('^_p_(.+)$')] / NULLIF(c.p95s[COLUMNS('^_p_(.+)$')] + getvariable('eps')::DOUBLE, 0) AS '\1_excess_ratio_p95',
+       (c.xs[COLUMNS('^_p_(.+)$')] - c.meds[COLUMNS('^_p_(.+)$')])
+           / NULLIF(c.iqrs[COLUMNS('^_p_(.+)$')] + getvariable('eps')::DOUBLE, 0)                   AS '\1_iqr_dev',
+       list_max(list_transform(list_select(c.z_clipped, COLUMNS('^_fam_(.+)$')), lambda z: abs(z))) AS '\1',
+       c.anomaly_score,
+       c.strong_deviation_cnt,
+       c.top_contributors,
        ps.pair_rarity_mean::DOUBLE AS pair_rarity_mean,
        ps.pair_rarity_max::DOUBLE AS pair_rarity_max,
-       CASE WHEN r.has_baseline THEN coalesce(ps.rare_pair_cnt, 0) END AS rare_pair_cnt,
-       CASE WHEN r.has_baseline THEN coalesce(ps.unseen_pair_cnt, 0) END AS unseen_pair_cnt,
-       r.baseline_source,
-       r.baseline_reference_date,
-       r.baseline_start_ts,
-       r.baseline_end_ts,
-       r.is_cold_start,
-       r.segment_id,
-       r.time_band,
-       concat_ws('|', r.host_ip, r.role, r.window_label, strftime(r.window_end_ts, '%Y-%m-%dT%H:%M:%SZ'),
-                 r.baseline_horizon) AS record_id,
-       strftime(r.window_end_ts - INTERVAL 15 MINUTE, '%Y-%m-%d') AS dt,
-       strftime(r.window_end_ts - INTERVAL 15 MINUTE, '%H') AS hh,
-       strftime(r.window_end_ts - INTERVAL 15 MINUTE, '%M') AS mm,
-       r.mini_batch_id,
+       CASE WHEN c.has_baseline THEN coalesce(ps.rare_pair_cnt, 0) END AS rare_pair_cnt,
+       CASE WHEN c.has_baseline THEN coalesce(ps.unseen_pair_cnt, 0) END AS unseen_pair_cnt,
+       c.baseline_source,
+       c.baseline_reference_date,
+       c.baseline_start_ts,
+       c.baseline_end_ts,
+       c.is_cold_start,
+       c.segment_id,
+       c.time_band,
+       concat_ws('|', c.host_ip, c.role, c.window_label, strftime(c.window_end_ts, '%Y-%m-%dT%H:%M:%SZ'),
+                 c.baseline_horizon) AS record_id,
+       strftime(c.window_end_ts - INTERVAL 15 MINUTE, '%Y-%m-%d') AS dt,
+       strftime(c.window_end_ts - INTERVAL 15 MINUTE, '%H') AS hh,
+       strftime(c.window_end_ts - INTERVAL 15 MINUTE, '%M') AS mm,
+       c.mini_batch_id,
        getvariable('feature_spec_version')::VARCHAR AS feature_spec_version
-FROM anchor_rows r
-LEFT JOIN t_wide tw ON tw.rid = r.rid
-LEFT JOIN scores_wide sw ON sw.rid = r.rid
-LEFT JOIN row_scores rs ON rs.rid = r.rid
-LEFT JOIN pair_summary ps ON ps.rid = r.rid
+FROM scored c
+CROSS JOIN fgc_positions
+LEFT JOIN pair_summary ps ON ps.rid = c.rid
+)

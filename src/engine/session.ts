@@ -4,6 +4,7 @@
  */
 import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { compile, type SqlFragment } from './sql.ts';
 import { loadMacros } from './templates.ts';
 
@@ -34,6 +35,26 @@ function plain(value: unknown): unknown {
   return value;
 }
 
+/** NDR_SQL_TRACE_MS=N prints every statement slower than N ms to stderr (a profiling aid). */
+const TRACE_MS = Number(process.env.NDR_SQL_TRACE_MS ?? 'NaN');
+function traceSlow(text: string, t0: number): void {
+  const ms = Date.now() - t0;
+  if (ms >= TRACE_MS) process.stderr.write(`sql ${ms} ms: ${text.slice(0, 100).replace(/\s+/g, ' ')}\n`);
+}
+
+/**
+ * NDR_SQL_PROFILE_DIR=DIR writes DuckDB's JSON profile (operators, timings, cardinalities)
+ * of every template materialization and COPY to DIR/<n>-<relation>.json.
+ */
+const PROFILE_DIR = process.env.NDR_SQL_PROFILE_DIR;
+let profiled = 0;
+function profileTarget(text: string): string | undefined {
+  if (!PROFILE_DIR) return undefined;
+  const m = /^\s*(?:CREATE OR REPLACE TEMP (?:TABLE|VIEW) "([^"]+)"|(COPY))/.exec(text);
+  if (!m) return undefined;
+  return join(PROFILE_DIR, `${String(++profiled).padStart(3, '0')}-${m[1] ?? 'copy'}.json`);
+}
+
 export class Session {
   private constructor(
     readonly instance: DuckDBInstance,
@@ -43,6 +64,11 @@ export class Session {
   static async open(opts: SessionOptions = {}): Promise<Session> {
     // Outputs are partitioned and keyed, never read in insertion order: let DuckDB stream and spill freely.
     const config: Record<string, string> = { preserve_insertion_order: 'false' };
+    // A partitioned COPY keeps one Parquet writer per open file, with buffers per column: at
+    // FG-C's ~480 columns that was ~50 MB a file (20 partitions ran out of a 1 GB limit).
+    // Partitions are buffered and written at the end anyway, so a few open files at a time
+    // cost nothing in speed (measured faster) and do not split partitions into more files.
+    config.partitioned_write_max_open_files = '4';
     if (opts.memoryLimit) config.memory_limit = opts.memoryLimit;
     if (opts.threads) config.threads = String(opts.threads);
     if (opts.tempDir) {
@@ -54,15 +80,26 @@ export class Session {
     // No network here or on most batch hosts: never try to download extensions.
     await session.run(`SET autoinstall_known_extensions = false; SET autoload_known_extensions = true; LOAD icu; SET TimeZone = 'UTC';`);
     if (opts.specVersion) await session.run(await loadMacros(opts.specVersion));
+    if (PROFILE_DIR) {
+      mkdirSync(PROFILE_DIR, { recursive: true });
+      await session.run(`PRAGMA enable_profiling = 'json'`);
+    }
     return session;
   }
 
   async run(text: string, params?: Params): Promise<void> {
+    const profile = profileTarget(text);
+    if (profile) await this.conn.run(`SET profiling_output = '${profile.replaceAll("'", "''")}'`);
+    const t0 = Date.now();
     await this.conn.run(text, paramsUsedBy(text, params));
+    traceSlow(text, t0);
+    if (profile) await this.conn.run(`SET profiling_output = '${join(PROFILE_DIR!, 'last.json').replaceAll("'", "''")}'`);
   }
 
   async all<T = Record<string, unknown>>(text: string, params?: Params): Promise<T[]> {
+    const t0 = Date.now();
     const reader = await this.conn.runAndReadAll(text, paramsUsedBy(text, params));
+    traceSlow(text, t0);
     return reader.getRowObjectsJS().map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, plain(v)])) as T);
   }
 

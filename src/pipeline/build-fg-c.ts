@@ -18,7 +18,7 @@ import { jobspecHash, type RunContext } from './context.ts';
 import { partitionState, type Expected } from './freshness.ts';
 import { batchOfManifest, digestInput, loadBatchInput, registerInput } from './inputs.ts';
 
-const FG_C_TEMPLATES = ['ip_list_peers', 'ip_dim', 'fg_c'];
+const FG_C_TEMPLATES = ['ip_list_peers', 'ip_dim', 'fg_c_positions', 'fg_c'];
 
 /** The reference date FG-B is scheduled for on a day (JobSpec baseline_schedule). */
 export function scheduledReference(ctx: RunContext, dayMs: number): number {
@@ -126,8 +126,11 @@ export async function buildFgC(ctx: RunContext, batches: Batch[], allowMissingBa
   await setVariables(ctx.session, { eps: ctx.specs.fg_c_builder.eps, z_max: ctx.specs.fg_c_builder.z_max });
   await materialize(ctx.session, v, 'ip_list_peers', 'ip_list', undefined, 'VIEW');
   await materialize(ctx.session, v, 'ip_dim', 'ip_dim');
+  await materialize(ctx.session, v, 'fg_c_positions', 'fgc_positions');
   const t1 = Date.now();
-  await materialize(ctx.session, v, 'fg_c', 'out_fg_c');
+  // A view: COPY runs the template once, straight into the partitioned Parquet writer
+  // (materializing 480 columns into a temp table first cost as much as the template).
+  await materialize(ctx.session, v, 'fg_c', 'out_fg_c', undefined, 'VIEW');
   await checkContract(ctx.session, 'out_fg_c', columns, `sql/${v}/fg_c.sql`);
   const committed: Manifest[] = await stageAndCommit({
     session: ctx.session,
@@ -152,7 +155,7 @@ export async function buildFgC(ctx: RunContext, batches: Batch[], allowMissingBa
     engine: ctx.engine,
     timingsMs: { transform: Date.now() - t1 },
   });
-  await ctx.session.run('DROP TABLE out_fg_c');
+  await ctx.session.run('DROP VIEW out_fg_c');
   return { dataset: 'fg_c', committed, skipped, missing, seconds: (Date.now() - t0) / 1000 };
 }
 

@@ -15,11 +15,16 @@ import type { RunContext } from './context.ts';
 import { batchOfManifest, loadBatchInput } from './inputs.ts';
 
 /**
- * FG-C is wide (metrics x transforms): passes are sized by their FG-C rows (FG-A rows
- * from the manifests x horizons). A pass of ~17,000 rows was measured at 0.93 GB RSS
- * (~50,000 rows ran out of memory at memory_limit=1GB); 12,000 leaves headroom.
+ * FG-C is wide (~480 columns), and both its size and the number of partitions it writes
+ * bound a pass's memory:
+ *   - rows: the template's lists and the output (FG-A rows from the manifests x horizons);
+ *   - partitions (batches x horizons): a partitioned COPY buffers every partition's rows in
+ *     per-column vectors per thread (~16 MB per partition at 480 columns on 2 threads);
+ *     ~40 night partitions of a 1-horizon demo ran out of memory_limit=1GB.
+ * Per-pass overhead is ~1 s, so small passes cost little.
  */
-const FG_C_ROWS_PER_PASS = 12_000;
+const FG_C_ROWS_PER_PASS = 24_000;
+const FG_C_PARTITIONS_PER_PASS = 24;
 
 export async function fgCChunks(ctx: RunContext, batches: Batch[]): Promise<Batch[][]> {
   if (!batches.length) return [];
@@ -30,7 +35,8 @@ export async function fgCChunks(ctx: RunContext, batches: Batch[]): Promise<Batc
   let rows = 0;
   for (const b of batches) {
     const r = (rowsAt.get(b.start) ?? 0) * horizons;
-    if (chunks.at(-1)!.length && rows + r > FG_C_ROWS_PER_PASS) {
+    const current = chunks.at(-1)!;
+    if (current.length && (rows + r > FG_C_ROWS_PER_PASS || (current.length + 1) * horizons > FG_C_PARTITIONS_PER_PASS)) {
       chunks.push([]);
       rows = 0;
     }

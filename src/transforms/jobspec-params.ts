@@ -3,10 +3,11 @@
  * tables the templates read (docs/CONTRACTS.md). One place, so every
  * transform sees the same values.
  */
-import type { JobSpecs } from '../config/jobspec-schemas.ts';
+import { FG_C_TRANSFORMS, type JobSpecs } from '../config/jobspec-schemas.ts';
 import { ConfigError } from '../errors/index.ts';
 import { createParamTable, setVariables } from '../engine/params.ts';
 import type { Session } from '../engine/session.ts';
+import { inline, litList } from '../engine/sql.ts';
 import { defaultBaselineMetrics, fgAColumns } from './columns.ts';
 
 /** Action strings are matched case-insensitively with spaces/underscores folded to '-' (FEATURES.md §1.2). */
@@ -99,10 +100,13 @@ export async function installJobSpecParams(session: Session, specs: JobSpecs, op
 
 /**
  * Lists fg_c.sql reads from variables (derived from the tables above): the FG-C metrics in
- * output order (they select metric columns by name), and the declared <metric>_<transform>
- * columns it keeps.
+ * output order (they select metric columns by name), and the <metric>_<transform> columns
+ * the JobSpec did not select (the template computes all ten transforms and drops these).
  */
 export const FGC_DERIVED_VARIABLES = [
   `SET VARIABLE fgc_metrics = (SELECT list(metric ORDER BY rowid) FROM p_fgc_metrics)`,
-  `SET VARIABLE fgc_selected_cols = (SELECT list(m.metric || '_' || t.transform) FROM p_fgc_metrics m, p_fgc_transforms t)`,
+  `SET VARIABLE fgc_unselected_cols = (
+     SELECT coalesce(list(m.metric || '_' || t.transform), []::VARCHAR[])
+     FROM p_fgc_metrics m, (SELECT unnest(${inline(litList(FG_C_TRANSFORMS))}) AS transform) t
+     WHERE t.transform NOT IN (SELECT transform FROM p_fgc_transforms))`,
 ];
