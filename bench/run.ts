@@ -23,7 +23,7 @@ const { values: opts } = parseArgs({
   options: {
     'base-hosts': { type: 'string', default: '500' },
     sizes: { type: 'string', default: '1,4' },
-    only: { type: 'string', default: 'raw,fg_a,fg_b,fg_c,s3,nightly,publish' },
+    only: { type: 'string', default: 'raw,fg_a,fg_b,fg_c,fg_b9,s3,nightly,publish' },
     'memory-limit': { type: 'string', default: '1GB' },
   },
 });
@@ -38,7 +38,7 @@ function record(r: Record<string, unknown>) {
 }
 
 /** Run the CLI under /usr/bin/time: wall seconds and peak RSS (MiB) of that process alone. */
-function cli(args: string[], env: Record<string, string> = {}, memoryLimit = opts['memory-limit']!): { seconds: number; rssMb: number; stderr: string } {
+function cli(args: string[], env: Record<string, string> = {}, memoryLimit = opts['memory-limit']!): { seconds: number; rssMb: number; stdout: string; stderr: string; status: number | null } {
   const r = spawnSync('/usr/bin/time', ['-f', 'BENCH %e %M', BIN, ...args, '--log-format', 'json', '--memory-limit', memoryLimit], {
     encoding: 'utf8',
     env: { ...process.env, ...env },
@@ -46,7 +46,7 @@ function cli(args: string[], env: Record<string, string> = {}, memoryLimit = opt
   });
   const m = /BENCH ([\d.]+) (\d+)/.exec(r.stderr);
   if (r.status !== 0 && r.status !== 3) throw new Error(`ndr-sql ${args.join(' ')} failed (${r.status}): ${r.stderr.slice(-800)}`);
-  return { seconds: Number(m?.[1]), rssMb: Math.round(Number(m?.[2]) / 1024), stderr: r.stderr };
+  return { seconds: Number(m?.[1]), rssMb: Math.round(Number(m?.[2]) / 1024), stdout: r.stdout, stderr: r.stderr, status: r.status };
 }
 
 /**
@@ -110,7 +110,8 @@ function fgBC(ctx: { dir: string; hosts: number; wh: string; raw: string }, size
   for (const f of readdirSync(join(ROOT, 'jobspecs', 'demo'))) copyFileSync(join(ROOT, 'jobspecs', 'demo', f), join(specs, 'demo', f));
   writeFileSync(join(specs, 'demo', 'fg_b_builder#v1.json'), JSON.stringify({ horizons: { '1d': { days: 1, tail: 0, head: 0 } } }));
   const common = ['--warehouse', ctx.wh, '--raw', ctx.raw, '--jobspecs', specs];
-  cli(['build', 'fg-a', '--from', `${DAY1}T12:00`, '--to', `${DAY2}T12:00`, ...common]);
+  // FG-A up to and including the FG-C batch DAY2 12:00 (FG-B's range ends before it).
+  cli(['build', 'fg-a', '--from', `${DAY1}T12:00`, '--to', `${DAY2}T12:15`, ...common]);
   const b = cli(['build', 'fg-b', '--reference', `${DAY2}T12:00`, ...common], {}, '2GB');
   const pub = JSON.parse(readFileSync(join(ctx.wh, 'fg_b/_publication/feature_spec_version=v1/baseline_horizon=1d/reference_date=' + DAY2 + '.json'), 'utf8'));
   const fgARows = Number(execFileSync('node', ['-e', `
@@ -118,9 +119,18 @@ function fgBC(ctx: { dir: string; hosts: number; wh: string; raw: string }, size
     for (const f of fs.readdirSync(r,{recursive:true})) if (String(f).endsWith('_manifest.json')) { const m=JSON.parse(fs.readFileSync(p.join(r,String(f)))); const t=Date.parse(m.partition_values.dt+'T'+m.partition_values.hh+':'+m.partition_values.mm+':00Z'); if (t>=Date.parse('${DAY1}T11:45:00Z') && t<Date.parse('${DAY2}T11:45:00Z')) n+=m.row_count; }
     console.log(n)`]).toString());
   record({ bench: 'fg_b_one_day_of_fg_a', size, hosts: ctx.hosts, fg_a_rows: fgARows, host_baseline_rows: pub.row_counts.host, seconds: b.seconds, fg_a_rows_per_s: Math.round(fgARows / b.seconds), peak_rss_mb: b.rssMb, memory_limit: '2GB' });
-  const c = cli(['build', 'fg-c', '--batch', `${DAY2}T12:00`, ...common]);
-  record({ bench: 'fg_c_one_batch', size, hosts: ctx.hosts, horizons: 1, seconds: c.seconds, peak_rss_mb: c.rssMb });
+  const c = cli(['build', 'fg-c', '--batch', `${DAY2}T12:00`, '--force', ...common]);
+  if (c.status !== 0) throw new Error(`fg-c for one batch exited ${c.status}: ${c.stderr.slice(-400)}`);
+  const rows = committedRows(c.stdout, 'fg_c');
+  record({ bench: 'fg_c_one_batch', size, hosts: ctx.hosts, horizons: 1, fg_c_rows: rows, seconds: c.seconds, step_seconds: stepSeconds(c.stdout, 'fg_c'), peak_rss_mb: c.rssMb });
 }
+
+/** Rows and seconds of a dataset's `step` events in a run's JSON log (stdout). */
+function stepEvents(log: string, dataset: string) {
+  return log.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.event === 'step' && e.dataset === dataset);
+}
+const committedRows = (log: string, dataset: string) => stepEvents(log, dataset).reduce((n, e) => n + Number(e.rows ?? 0), 0);
+const stepSeconds = (log: string, dataset: string) => stepEvents(log, dataset).reduce((n, e) => n + Number(e.seconds ?? 0), 0);
 
 /** A CLI run under /usr/bin/time that records a failure instead of throwing: the nightly reports how far it got. */
 function timedRun(args: string[], memoryLimit: string): { seconds: number; rssMb: number; code: number | null; stdout: string; stderr: string } {
@@ -284,12 +294,13 @@ async function main() {
   record({ bench: 'machine', ...machine });
   const sizes = opts.sizes!.split(',').map(Number);
   for (const size of sizes) {
-    if (!only.has('raw') && !only.has('fg_a')) break;
+    if (!['raw', 'fg_a', 'fg_b', 'fg_c'].some((o) => only.has(o))) break;
     const ctx = await rawStage(size);
     if (only.has('fg_a')) await fgA(ctx, size);
-    if (only.has('fg_b') && size === sizes[0]) fgBC(ctx, size); // FG-B is linear in FG-A rows: one size suffices
+    // FG-B is linear in FG-A rows: one size suffices (FG-C one batch comes with it)
+    if ((only.has('fg_b') || only.has('fg_c')) && size === sizes[0]) fgBC(ctx, size);
   }
-  if (only.has('fg_b')) await fgBNineDays(Number(opts['base-hosts']) * sizes[0]);
+  if (only.has('fg_b9')) await fgBNineDays(Number(opts['base-hosts']) * sizes[0]);
   if (only.has('nightly')) record({ bench: 'nightly_day', ...(await nightlyDay(sizes.at(-1)!, opts['memory-limit']!)) });
   if (only.has('s3')) {
     const { benchS3 } = await import('./s3.ts');

@@ -169,15 +169,15 @@ source_positions AS (
     WHERE list_contains(getvariable('fgc_metrics'), metric)
 ),
 perms AS (
-    SELECT list(s.src_pos ORDER BY m.pos) FILTER (WHERE s.table_name = 'fg_a_in')                              AS x,
-           list(s.src_pos ORDER BY m.pos) FILTER (WHERE s.table_name = 'fgb_host_in' AND s.stat = 'median')    AS h_median,
-           list(s.src_pos ORDER BY m.pos) FILTER (WHERE s.table_name = 'fgb_host_in' AND s.stat = 'mad')       AS h_mad,
-           list(s.src_pos ORDER BY m.pos) FILTER (WHERE s.table_name = 'fgb_host_in' AND s.stat = 'iqr')       AS h_iqr,
-           list(s.src_pos ORDER BY m.pos) FILTER (WHERE s.table_name = 'fgb_host_in' AND s.stat = 'p95')       AS h_p95,
-           list(s.src_pos ORDER BY m.pos) FILTER (WHERE s.table_name = 'fgb_segment_in' AND s.stat = 'median') AS s_median,
-           list(s.src_pos ORDER BY m.pos) FILTER (WHERE s.table_name = 'fgb_segment_in' AND s.stat = 'mad')    AS s_mad,
-           list(s.src_pos ORDER BY m.pos) FILTER (WHERE s.table_name = 'fgb_segment_in' AND s.stat = 'iqr')    AS s_iqr,
-           list(s.src_pos ORDER BY m.pos) FILTER (WHERE s.table_name = 'fgb_segment_in' AND s.stat = 'p95')    AS s_p95
+    SELECT list(s.src_pos ORDER BY m.pos) FILTER (WHERE s.table_name = 'fg_a_in')                              AS x_perm,
+           list(s.src_pos ORDER BY m.pos) FILTER (WHERE s.table_name = 'fgb_host_in' AND s.stat = 'median')    AS median_perm_host,
+           list(s.src_pos ORDER BY m.pos) FILTER (WHERE s.table_name = 'fgb_host_in' AND s.stat = 'mad')       AS mad_perm_host,
+           list(s.src_pos ORDER BY m.pos) FILTER (WHERE s.table_name = 'fgb_host_in' AND s.stat = 'iqr')       AS iqr_perm_host,
+           list(s.src_pos ORDER BY m.pos) FILTER (WHERE s.table_name = 'fgb_host_in' AND s.stat = 'p95')       AS p95_perm_host,
+           list(s.src_pos ORDER BY m.pos) FILTER (WHERE s.table_name = 'fgb_segment_in' AND s.stat = 'median') AS median_perm_segment,
+           list(s.src_pos ORDER BY m.pos) FILTER (WHERE s.table_name = 'fgb_segment_in' AND s.stat = 'mad')    AS mad_perm_segment,
+           list(s.src_pos ORDER BY m.pos) FILTER (WHERE s.table_name = 'fgb_segment_in' AND s.stat = 'iqr')    AS iqr_perm_segment,
+           list(s.src_pos ORDER BY m.pos) FILTER (WHERE s.table_name = 'fgb_segment_in' AND s.stat = 'p95')    AS p95_perm_segment
     FROM source_positions s JOIN metrics m ON m.metric = s.metric
 ),
 -- Per-metric constants as lists by position: the position itself, the scale floor, and the
@@ -190,7 +190,7 @@ metric_lists AS (
 x_lists AS (
     SELECT host_ip, role, window_label, window_end_ts,
            list_select(list_value(*COLUMNS(c -> list_contains(getvariable('fgc_metrics'), c)))::DOUBLE[],
-                       (SELECT x FROM perms)) AS xs
+                       (SELECT x_perm FROM perms)) AS xs
     FROM fg_a_in
 ),
 -- The FG-B rows the anchor rows are routed to, each once (a pass has many anchors per
@@ -204,10 +204,10 @@ used_baselines AS MATERIALIZED (
 ),
 baseline_lists AS (
     SELECT u.bid,
-           list_select(list_value(*COLUMNS(c -> suffix(c, '_median') AND list_contains(getvariable('fgc_metrics'), left(c, length(c) - 7))))::DOUBLE[], p.h_median) AS meds,
-           list_select(list_value(*COLUMNS(c -> suffix(c, '_mad')    AND list_contains(getvariable('fgc_metrics'), left(c, length(c) - 4))))::DOUBLE[], p.h_mad)    AS mads,
-           list_select(list_value(*COLUMNS(c -> suffix(c, '_iqr')    AND list_contains(getvariable('fgc_metrics'), left(c, length(c) - 4))))::DOUBLE[], p.h_iqr)    AS iqrs,
-           list_select(list_value(*COLUMNS(c -> suffix(c, '_p95')    AND list_contains(getvariable('fgc_metrics'), left(c, length(c) - 4))))::DOUBLE[], p.h_p95)    AS p95s
+           list_select(list_value(*COLUMNS(c -> suffix(c, '_median') AND list_contains(getvariable('fgc_metrics'), left(c, length(c) - 7))))::DOUBLE[], p.median_perm_host) AS meds,
+           list_select(list_value(*COLUMNS(c -> suffix(c, '_mad')    AND list_contains(getvariable('fgc_metrics'), left(c, length(c) - 4))))::DOUBLE[], p.mad_perm_host)    AS mads,
+           list_select(list_value(*COLUMNS(c -> suffix(c, '_iqr')    AND list_contains(getvariable('fgc_metrics'), left(c, length(c) - 4))))::DOUBLE[], p.iqr_perm_host)    AS iqrs,
+           list_select(list_value(*COLUMNS(c -> suffix(c, '_p95')    AND list_contains(getvariable('fgc_metrics'), left(c, length(c) - 4))))::DOUBLE[], p.p95_perm_host)    AS p95s
     FROM used_baselines u
     JOIN fgb_host_in h
       ON u.baseline_source = 'host'
@@ -217,10 +217,10 @@ baseline_lists AS (
     CROSS JOIN perms p
     UNION ALL
     SELECT u.bid,
-           list_select(list_value(*COLUMNS(c -> suffix(c, '_median') AND list_contains(getvariable('fgc_metrics'), left(c, length(c) - 7))))::DOUBLE[], p.s_median),
-           list_select(list_value(*COLUMNS(c -> suffix(c, '_mad')    AND list_contains(getvariable('fgc_metrics'), left(c, length(c) - 4))))::DOUBLE[], p.s_mad),
-           list_select(list_value(*COLUMNS(c -> suffix(c, '_iqr')    AND list_contains(getvariable('fgc_metrics'), left(c, length(c) - 4))))::DOUBLE[], p.s_iqr),
-           list_select(list_value(*COLUMNS(c -> suffix(c, '_p95')    AND list_contains(getvariable('fgc_metrics'), left(c, length(c) - 4))))::DOUBLE[], p.s_p95)
+           list_select(list_value(*COLUMNS(c -> suffix(c, '_median') AND list_contains(getvariable('fgc_metrics'), left(c, length(c) - 7))))::DOUBLE[], p.median_perm_segment),
+           list_select(list_value(*COLUMNS(c -> suffix(c, '_mad')    AND list_contains(getvariable('fgc_metrics'), left(c, length(c) - 4))))::DOUBLE[], p.mad_perm_segment),
+           list_select(list_value(*COLUMNS(c -> suffix(c, '_iqr')    AND list_contains(getvariable('fgc_metrics'), left(c, length(c) - 4))))::DOUBLE[], p.iqr_perm_segment),
+           list_select(list_value(*COLUMNS(c -> suffix(c, '_p95')    AND list_contains(getvariable('fgc_metrics'), left(c, length(c) - 4))))::DOUBLE[], p.p95_perm_segment)
     FROM used_baselines u
     JOIN fgb_segment_in s
       ON u.baseline_source = 'segment'

@@ -160,8 +160,12 @@ export async function registerInputView(
   columns: Column[],
 ): Promise<void> {
   const files = (await Promise.all(manifests.map((m) => warehouse.localDataFiles(m)))).flat();
+  // union_by_name reads every file's schema whenever the view is bound (~1 ms a file); it is
+  // only needed when the partitions were written with different columns (e.g. port sets
+  // changed between JobSpec versions). Each manifest records its files' columns.
+  const sameColumns = new Set(manifests.map((m) => JSON.stringify(m.columns))).size <= 1;
   const body = files.length
-    ? sql`SELECT * FROM read_parquet(${litList(files)}, union_by_name = true, hive_partitioning = false)`
+    ? sql`SELECT * FROM read_parquet(${litList(files)}, union_by_name = ${sql.lit(!sameColumns)}, hive_partitioning = false)`
     : // No partition at all: an empty relation with the contract's schema.
       sql`SELECT ${sql.join(columns.map((c) => sql`NULL::${sql.raw(c.type)} AS ${ident(c.name)}`))} WHERE false`;
   await session.run(inline(sql`CREATE OR REPLACE TEMP VIEW ${ident(view)} AS ${body}`));
