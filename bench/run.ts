@@ -93,9 +93,9 @@ async function rawStage(size: number) {
 async function fgA(ctx: { dir: string; hosts: number; wh: string; raw: string }, size: number) {
   const day1 = cli(['build', 'fg-a', '--date', DAY1, '--warehouse', ctx.wh, '--raw', ctx.raw]);
   const batch = cli(['build', 'fg-a', '--batch', `${DAY2}T12:00`, '--warehouse', ctx.wh, '--raw', ctx.raw]);
-  record({ bench: 'fg_a_one_batch', size, hosts: ctx.hosts, windows: 5, lookback_days: 30, seconds: batch.seconds, peak_rss_mb: batch.rssMb });
+  record({ bench: 'fg_a_one_batch', size, hosts: ctx.hosts, windows: 5, lookback_days: 30, fg_a_rows: committedRows(batch.stdout, 'fg_a'), seconds: batch.seconds, step_seconds: stepSeconds(batch.stdout, 'fg_a'), peak_rss_mb: batch.rssMb });
   const day = cli(['build', 'fg-a', '--date', DAY2, '--warehouse', ctx.wh, '--raw', ctx.raw]);
-  record({ bench: 'fg_a_day', size, hosts: ctx.hosts, anchors: 96, seconds: day.seconds, seconds_day1: day1.seconds, peak_rss_mb: day.rssMb });
+  record({ bench: 'fg_a_day', size, hosts: ctx.hosts, anchors: 96, fg_a_rows: committedRows(day.stdout, 'fg_a'), seconds: day.seconds, step_seconds: stepSeconds(day.stdout, 'fg_a'), seconds_day1: day1.seconds, peak_rss_mb: day.rssMb });
 }
 
 /**

@@ -161,10 +161,12 @@ async function setup(s: Session, opts: { obs?: Obs[]; baseline?: [string, number
   });
 }
 
-async function runFgB(s: Session, names = ['fg_b_run', 'fg_b_capped', 'fg_b_host', 'fg_b_segment', 'fg_b_ip_metadata', 'fg_b_pair_host', 'fg_b_pair_segment']) {
+async function runFgB(s: Session, names = ['fg_b_run', 'fg_b_capped', 'fg_b_obs', 'fg_b_host', 'fg_b_segment', 'fg_b_ip_metadata', 'fg_b_pair_host', 'fg_b_pair_segment']) {
   for (const name of names) {
     const t = await loadTemplate('v1', name);
-    await s.run(`CREATE OR REPLACE TEMP TABLE ${name.replace(/^fg_b_/, 'fgb_')} AS ${t.text}`, RANGE);
+    // fg_b_obs is a view, as the runner creates it (it cannot hold parameters).
+    if (name === 'fg_b_obs') await s.run(`CREATE OR REPLACE TEMP VIEW fgb_obs AS ${t.text}`);
+    else await s.run(`CREATE OR REPLACE TEMP TABLE ${name.replace(/^fg_b_/, 'fgb_')} AS ${t.text}`, RANGE);
   }
 }
 
@@ -196,7 +198,7 @@ describe('fg_b templates', () => {
 
   it('host baselines: exact quantiles, true MAD, capped rows out of stats but in support', async () => {
     await setup(s);
-    await runFgB(s, ['fg_b_run', 'fg_b_capped', 'fg_b_host']);
+    await runFgB(s, ['fg_b_run', 'fg_b_capped', 'fg_b_obs', 'fg_b_host']);
     const rows = await s.all<Row>(`SELECT * FROM fgb_host ORDER BY host_ip, window_label`);
     expect(rows.length).toBe(8); // A x3, B x3, C x1, D x1
 
@@ -250,7 +252,7 @@ describe('fg_b templates', () => {
 
   it('host output columns follow the contract and p_baseline_metrics order', async () => {
     await setup(s);
-    await runFgB(s, ['fg_b_run', 'fg_b_capped', 'fg_b_host', 'fg_b_segment']);
+    await runFgB(s, ['fg_b_run', 'fg_b_capped', 'fg_b_obs', 'fg_b_host', 'fg_b_segment']);
     const stats = ['median', 'p25', 'p75', 'p95', 'p99', 'mad', 'iqr', 'support_count', 'cold_start_flag'];
     const perMetric = ['deny_ratio', 'sessions_cnt', 'bytes_src_sum'].flatMap((m) => stats.map((st) => `${m}_${st}`));
     const tail = ['capped_rows', 'total_rows', 'baseline_start_ts', 'baseline_end_ts', 'reference_date', 'record_id', 'feature_spec_version'];
@@ -271,7 +273,7 @@ describe('fg_b templates', () => {
 
   it('segment baselines pool the hosts of the segment, excluding capped rows', async () => {
     await setup(s);
-    await runFgB(s, ['fg_b_run', 'fg_b_capped', 'fg_b_segment']);
+    await runFgB(s, ['fg_b_run', 'fg_b_capped', 'fg_b_obs', 'fg_b_segment']);
     const rows = await s.all<Row>(`SELECT * FROM fgb_segment ORDER BY segment_id, window_label`);
     expect(rows.map((r) => [r.segment_id, r.window_label])).toEqual([
       [S1, 'w_15m'],
@@ -293,7 +295,7 @@ describe('fg_b templates', () => {
 
   it('ip_metadata: full history, empty inventory', async () => {
     await setup(s);
-    await runFgB(s, ['fg_b_run', 'fg_b_capped', 'fg_b_host', 'fg_b_ip_metadata']);
+    await runFgB(s, ['fg_b_run', 'fg_b_capped', 'fg_b_obs', 'fg_b_host', 'fg_b_ip_metadata']);
     const rows = await s.all<Row>(`SELECT * FROM fgb_ip_metadata ORDER BY host_ip, window_label`);
     expect(rows.length).toBe(8);
     // sessions_cnt support_min 3: C (2 rows) lacks history, everyone else has it.
@@ -312,7 +314,7 @@ describe('fg_b templates', () => {
 
   it('ip_metadata: non-persistent prefix matches case-insensitively', async () => {
     await setup(s, { inventory: [[A, 'VDI-Pool-07'], [` ${B} `, 'laptop-vdi'], [D, 'citrix01']], prefixes: ['vdi-', 'CITRIX'] });
-    await runFgB(s, ['fg_b_run', 'fg_b_capped', 'fg_b_host', 'fg_b_ip_metadata']);
+    await runFgB(s, ['fg_b_run', 'fg_b_capped', 'fg_b_obs', 'fg_b_host', 'fg_b_ip_metadata']);
     const rows = await s.all<Row>(`SELECT * FROM fgb_ip_metadata ORDER BY host_ip, window_label`);
     const a = hostRow(rows, A, 'w_1h');
     expect([a.is_full_history, a.is_non_persistent_machine, a.is_cold_start, a.machine_name]).toEqual([1, 1, 1, 'VDI-Pool-07']);
@@ -360,7 +362,7 @@ describe('fg_b templates', () => {
   it('fgb_key_metrics / fgb_metrics (set by build-fg-b.ts) only narrow what is read and computed', async () => {
     await setup(s);
     const snapshot = async (table: string, order: string) => JSON.stringify(await s.all<Row>(`SELECT * FROM ${table} ORDER BY ${order}`));
-    await runFgB(s, ['fg_b_run', 'fg_b_capped', 'fg_b_host', 'fg_b_segment']);
+    await runFgB(s, ['fg_b_run', 'fg_b_capped', 'fg_b_obs', 'fg_b_host', 'fg_b_segment']);
     const capped = await snapshot('fgb_capped', 'host_ip, window_label, window_end_ts');
     const host = await snapshot('fgb_host', 'host_ip, window_label');
     const segment = await snapshot('fgb_segment', 'segment_id, window_label');
@@ -389,7 +391,7 @@ describe('fg_b templates', () => {
 
   it('a baseline metric missing from FG-A is a clear error', async () => {
     await setup(s, { baseline: [['sessions_cnt', 3], ['bytes_sent_sum', 50]] });
-    await runFgB(s, ['fg_b_run', 'fg_b_capped']);
+    await runFgB(s, ['fg_b_run', 'fg_b_capped', 'fg_b_obs']);
     const t = await loadTemplate('v1', 'fg_b_host');
     await expect(s.run(`CREATE TEMP TABLE fgb_host AS ${t.text}`, RANGE)).rejects.toThrow(/baseline_metrics not found among numeric FG-A columns: bytes_sent_sum/);
   });

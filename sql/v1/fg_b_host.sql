@@ -7,15 +7,14 @@
 --   m_cold_start_flag = 1 if m_support_count < support_min[m].
 --
 -- Inputs:
---   fg_a_in            view, grain (host_ip, role, window_label, window_end_ts): FG-A rows
---                      (columns per docs/CONTRACTS.md fg_a).
---   fgb_capped         temp table from fg_b_capped.sql (run first): the capped observations.
+--   fgb_obs            view from fg_b_obs.sql, grain (host_ip, role, window_label,
+--                      window_end_ts): the horizon's observations, their selected metric
+--                      columns (fgb_metrics) and is_capped__ (§6.1, from fgb_capped).
 --   p_baseline_metrics (metric, support_min), row order (rowid) = output column order.
 --   fgb_run            temp table from fg_b_run.sql: baseline_horizon, baseline_start_ts,
 --                      baseline_end_ts, reference_date of this run.
 -- Parameters: none (a PIVOT with a subquery value list cannot carry bound parameters in a
---             CREATE TABLE AS; the run constants come from fgb_run). Observations are the
---             fg_a_in rows with window_end_ts in [baseline_start_ts, baseline_end_ts).
+--             CREATE TABLE AS; the run constants come from fgb_run).
 -- Variables:  feature_spec_version; optional fgb_metrics VARCHAR[] — the metric columns to read
 --             and compute (build-fg-b.ts sets it to the baseline metrics, so that no other
 --             FG-A column is decoded). Unset, every metric column of fg_a_in is computed and
@@ -47,38 +46,9 @@
 --   * If every row of a group is capped (or m is NULL on all non-capped rows), the
 --     statistics are NULL; m_support_count still counts, and m_cold_start_flag follows it.
 --   * record_id renders a NULL segment_id / time_band as the empty string.
---   * A baseline metric that is not a numeric FG-A column is an error.
+--   * A baseline metric that is not a numeric FG-A column is an error (raised by fgb_obs).
 --   * baseline_start_ts / baseline_end_ts are the run range from fgb_run (half-open).
 WITH
-fga_metric_columns AS (
-    SELECT column_name AS metric
-    FROM duckdb_columns()
-    WHERE table_name = 'fg_a_in' AND numeric_precision IS NOT NULL
-),
-guard AS (
-    SELECT CASE WHEN count(*) = 0 THEN true
-                ELSE error('fg_b: baseline_metrics not found among numeric FG-A columns: '
-                           || string_agg(metric, ', ' ORDER BY metric)) END AS ok
-    FROM p_baseline_metrics
-    WHERE metric NOT IN (SELECT metric FROM fga_metric_columns)
-),
-obs AS (
-    SELECT o.*, (c.host_ip IS NOT NULL) AS is_capped__
-    FROM (
-        SELECT host_ip, role, segment_id, time_band, window_label, window_end_ts,
-               COLUMNS(c -> coalesce(list_contains(getvariable('fgb_metrics'), c),
-                                     c NOT IN ('host_ip', 'role', 'window_label', 'window_start_ts', 'window_end_ts',
-                                               'segment_id', 'record_id', 'time_band', 'dt', 'hh', 'mm',
-                                               'mini_batch_id', 'feature_spec_version')))
-        FROM fg_a_in
-        WHERE window_end_ts >= (SELECT baseline_start_ts FROM fgb_run)
-          AND window_end_ts <  (SELECT baseline_end_ts FROM fgb_run)
-          AND (SELECT ok FROM guard)
-    ) o
-    LEFT JOIN fgb_capped c
-      ON c.host_ip = o.host_ip AND c.role = o.role
-     AND c.window_label = o.window_label AND c.window_end_ts = o.window_end_ts
-),
 agg AS (
     SELECT host_ip, role, segment_id, time_band, window_label,
            count(*) OVER w AS total_rows__,
@@ -91,7 +61,7 @@ agg AS (
                             ELSE COLUMNS(* EXCLUDE (host_ip, role, segment_id, time_band, window_label,
                                                     window_end_ts, is_capped__))::DOUBLE END) OVER w,
             'n':   count(COLUMNS(* EXCLUDE (host_ip, role, segment_id, time_band, window_label, window_end_ts, is_capped__))) OVER w}
-    FROM obs
+    FROM fgb_obs
     WINDOW w AS (PARTITION BY host_ip, role, segment_id, time_band, window_label)
     QUALIFY row_number() OVER w = 1
 ),

@@ -22,9 +22,11 @@ import { partitionState } from './freshness.ts';
 import { digestInput, loadBatchInput, registerInput, type LoadedInput } from './inputs.ts';
 
 /** Templates in execution order: observations (capping) first, then one per table. */
-export const FG_B_STEPS: { template: string; as: string; table?: FgBTable }[] = [
+export const FG_B_STEPS: { template: string; as: string; table?: FgBTable; view?: true }[] = [
   { template: 'fg_b_run', as: 'fgb_run' },
   { template: 'fg_b_capped', as: 'fgb_capped' },
+  // The observations host and segment baselines aggregate; a view, bound by each reader.
+  { template: 'fg_b_obs', as: 'fgb_obs', view: true },
   { template: 'fg_b_host', as: 'fgb_host', table: 'host' },
   { template: 'fg_b_segment', as: 'fgb_segment', table: 'segment' },
   { template: 'fg_b_ip_metadata', as: 'fgb_ip_metadata', table: 'ip_metadata' },
@@ -259,7 +261,8 @@ export async function buildFgB(ctx: RunContext, referenceMs: number): Promise<St
           }
         } else {
           if (step.as === 'fgb_host') await setListVariable(ctx.session, 'fgb_metrics', metrics);
-          await materialize(ctx.session, v, step.template, step.as, params);
+          if (step.view) await materialize(ctx.session, v, step.template, step.as, undefined, 'VIEW');
+          else await materialize(ctx.session, v, step.template, step.as, params);
         }
         timings[step.template] = Date.now() - t;
         if (step.table) await checkContract(ctx.session, step.as, fgBColumns(step.table, metrics), `sql/${v}/${step.template}.sql`);
