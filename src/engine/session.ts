@@ -5,7 +5,7 @@
 import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { compile, type SqlFragment } from './sql.ts';
+import { compile, inline, lit, sql, type SqlFragment } from './sql.ts';
 import { loadMacros } from './templates.ts';
 
 export interface SessionOptions {
@@ -36,26 +36,27 @@ function plain(value: unknown): unknown {
 }
 
 /** NDR_SQL_TRACE_MS=N prints every statement slower than N ms to stderr (a profiling aid). */
-const TRACE_MS = Number(process.env.NDR_SQL_TRACE_MS ?? 'NaN');
 function traceSlow(text: string, t0: number): void {
   const ms = Date.now() - t0;
-  if (ms >= TRACE_MS) process.stderr.write(`sql ${ms} ms: ${text.slice(0, 100).replace(/\s+/g, ' ')}\n`);
+  if (ms >= Number(process.env.NDR_SQL_TRACE_MS ?? 'NaN')) process.stderr.write(`sql ${ms} ms: ${text.slice(0, 100).replace(/\s+/g, ' ')}\n`);
 }
 
 /**
- * NDR_SQL_PROFILE_DIR=DIR writes DuckDB's JSON profile (operators, timings, cardinalities)
- * of every template materialization and COPY to DIR/<n>-<relation>.json.
+ * NDR_SQL_PROFILE_DIR=DIR (read when a session opens) writes DuckDB's JSON profile
+ * (operators, timings, cardinalities) of every template materialization and COPY to
+ * DIR/<n>-<relation>.json.
  */
-const PROFILE_DIR = process.env.NDR_SQL_PROFILE_DIR;
 let profiled = 0;
-function profileTarget(text: string): string | undefined {
-  if (!PROFILE_DIR) return undefined;
+function profileTarget(profileDir: string | undefined, text: string): string | undefined {
+  if (!profileDir) return undefined;
   const m = /^\s*(?:CREATE OR REPLACE TEMP (?:TABLE|VIEW) "([^"]+)"|(COPY))/.exec(text);
   if (!m) return undefined;
-  return join(PROFILE_DIR, `${String(++profiled).padStart(3, '0')}-${m[1] ?? 'copy'}.json`);
+  return join(profileDir, `${String(++profiled).padStart(3, '0')}-${m[1] ?? 'copy'}.json`);
 }
 
 export class Session {
+  private profileDir?: string;
+
   private constructor(
     readonly instance: DuckDBInstance,
     readonly conn: DuckDBConnection,
@@ -80,20 +81,22 @@ export class Session {
     // No network here or on most batch hosts: never try to download extensions.
     await session.run(`SET autoinstall_known_extensions = false; SET autoload_known_extensions = true; LOAD icu; SET TimeZone = 'UTC';`);
     if (opts.specVersion) await session.run(await loadMacros(opts.specVersion));
-    if (PROFILE_DIR) {
-      mkdirSync(PROFILE_DIR, { recursive: true });
+    const profileDir = process.env.NDR_SQL_PROFILE_DIR;
+    if (profileDir) {
+      mkdirSync(profileDir, { recursive: true });
       await session.run(`PRAGMA enable_profiling = 'json'`);
+      session.profileDir = profileDir;
     }
     return session;
   }
 
   async run(text: string, params?: Params): Promise<void> {
-    const profile = profileTarget(text);
-    if (profile) await this.conn.run(`SET profiling_output = '${profile.replaceAll("'", "''")}'`);
+    const profile = profileTarget(this.profileDir, text);
+    if (profile) await this.conn.run(inline(sql`SET profiling_output = ${lit(profile)}`));
     const t0 = Date.now();
     await this.conn.run(text, paramsUsedBy(text, params));
     traceSlow(text, t0);
-    if (profile) await this.conn.run(`SET profiling_output = '${join(PROFILE_DIR!, 'last.json').replaceAll("'", "''")}'`);
+    if (profile) await this.conn.run(inline(sql`SET profiling_output = ${lit(join(this.profileDir!, 'last.json'))}`));
   }
 
   async all<T = Record<string, unknown>>(text: string, params?: Params): Promise<T[]> {
