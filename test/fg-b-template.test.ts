@@ -176,7 +176,7 @@ const hostRow = (rows: Row[], host: string, wl: string) => rows.find((r) => r.ho
 describe('fg_b templates', () => {
   let s: Session;
   beforeEach(async () => {
-    s = await Session.open({ threads: 1 });
+    s = await Session.open({ specVersion: 'v1', threads: 1 });
   });
   afterEach(() => s.close());
 
@@ -394,5 +394,13 @@ describe('fg_b templates', () => {
     await runFgB(s, ['fg_b_run', 'fg_b_capped', 'fg_b_obs']);
     const t = await loadTemplate('v1', 'fg_b_host');
     await expect(s.run(`CREATE TEMP TABLE fgb_host AS ${t.text}`, RANGE)).rejects.toThrow(/baseline_metrics not found among numeric FG-A columns: bytes_sent_sum/);
+  });
+
+  it('a capping key metric missing from FG-A (or not numeric) is a clear error', async () => {
+    await setup(s);
+    await createParamTable(s, { name: 'p_key_metrics', columns: { metric: 'VARCHAR' }, rows: [['sessions_cnt'], ['time_band'], ['bytes_sent_sum']] });
+    await expect(runFgB(s, ['fg_b_run', 'fg_b_capped'])).rejects.toThrow(
+      /fg_b: anomaly_capping\.key_metrics not found among numeric FG-A columns: bytes_sent_sum, time_band/,
+    );
   });
 });

@@ -39,18 +39,6 @@
 --   * A key metric that is not a numeric FG-A column is an error (bug class 7).
 --   * Groups are keyed with NULL-safe equality, so a NULL segment_id forms its own group.
 WITH
-fga_metric_columns AS (
-    SELECT column_name AS metric
-    FROM duckdb_columns()
-    WHERE table_name = 'fg_a_in' AND numeric_precision IS NOT NULL
-),
-guard AS (
-    SELECT CASE WHEN count(*) = 0 THEN true
-                ELSE error('fg_b: anomaly_capping.key_metrics not found among numeric FG-A columns: '
-                           || string_agg(metric, ', ' ORDER BY metric)) END AS ok
-    FROM p_key_metrics
-    WHERE metric NOT IN (SELECT metric FROM fga_metric_columns)
-),
 -- The metric columns of fg_a_in that are read (fgb_key_metrics, or everything but the keys and
 -- time context), in column order: the order in which list_value(*COLUMNS(...)) below lists
 -- their |z|. The predicate is the same here and in obs.
@@ -79,7 +67,7 @@ obs AS (
     FROM fg_a_in
     WHERE window_end_ts >= (SELECT baseline_start_ts FROM fgb_run)
       AND window_end_ts <  (SELECT baseline_end_ts FROM fgb_run)
-      AND (SELECT ok FROM guard)
+      AND fg_a_columns_ok((SELECT list(metric) FROM p_key_metrics), 'fg_b: anomaly_capping.key_metrics')
 ),
 -- |z| of every selected metric of every observation, against the median and MAD of its group
 -- (window aggregates over the group; NULL values are ignored by them).

@@ -20,19 +20,6 @@
 -- Choices where FEATURES.md is silent:
 --   * A baseline metric that is not a numeric FG-A column is an error, raised when the view
 --     is read.
-WITH
-fga_metric_columns AS (
-    SELECT column_name AS metric
-    FROM duckdb_columns()
-    WHERE table_name = 'fg_a_in' AND numeric_precision IS NOT NULL
-),
-guard AS (
-    SELECT CASE WHEN count(*) = 0 THEN true
-                ELSE error('fg_b: baseline_metrics not found among numeric FG-A columns: '
-                           || string_agg(metric, ', ' ORDER BY metric)) END AS ok
-    FROM p_baseline_metrics
-    WHERE metric NOT IN (SELECT metric FROM fga_metric_columns)
-)
 SELECT o.*, (c.host_ip IS NOT NULL) AS is_capped__
 FROM (
     SELECT host_ip, role, segment_id, time_band, window_label, window_end_ts,
@@ -43,7 +30,7 @@ FROM (
     FROM fg_a_in
     WHERE window_end_ts >= (SELECT baseline_start_ts FROM fgb_run)
       AND window_end_ts <  (SELECT baseline_end_ts FROM fgb_run)
-      AND (SELECT ok FROM guard)
+      AND fg_a_columns_ok((SELECT list(metric) FROM p_baseline_metrics), 'fg_b: baseline_metrics')
 ) o
 LEFT JOIN fgb_capped c
   ON c.host_ip = o.host_ip AND c.role = o.role
