@@ -44,7 +44,10 @@
 --      a lower bound of seen(x) for all of them, so an item with core > K is neither new nor
 --      rare whatever its L. Only the items of the other ("open") keys, i.e. new, rare or nearly
 --      rare ones, are counted exactly, from the history rows of their keys. The look-back is
---      thus read by two scans, and the exact work grows with the open items only. Pruning
+--      thus read by two scans, and the exact work grows with the open items only. History rows
+--      are summed per interval between consecutive "cuts" (every time at which some L starts
+--      or stops counting a row, hist_cuts), not per batch: for one anchor that is a few
+--      buckets per key (at 2,000 hosts: 6.7 s -> 4.8 s for one batch, identical counts). Pruning
 --      works best when the anchors of one run span about a day or less (the core shrinks as
 --      the span grows); the result never depends on it.
 --
@@ -227,11 +230,28 @@ hist_rows AS MATERIALIZED (   -- look-back rows that can touch an open key: 'D' 
                                           FROM open_keys AS o JOIN host_ids AS h USING (hid)
                                           WHERE o.g = 2))
 ),
-hist AS (   -- the same per key level, in ids
+-- Every time at which some item's L changes whether a history row counts (see seen): L's
+-- bounds, l_end - 1 day (a daily row counts up to there; + 1 us makes it a half-open bound),
+-- and the first and last whole days of L (a compacted day's batch rows). Between two
+-- consecutive cuts every row counts for the same items, so history is summed per cut interval
+-- ("bucket", keyed by its start bt) rather than per batch: one anchor's look-back then has a
+-- few buckets per key instead of one per batch.
+hist_cuts AS (
+    SELECT DISTINCT unnest([l_start, l_end, l_end - INTERVAL 1 DAY + INTERVAL 1 MICROSECOND,
+                            date_trunc('day', l_start) + CASE WHEN l_start = date_trunc('day', l_start) THEN INTERVAL 0 DAY ELSE INTERVAL 1 DAY END,
+                            date_trunc('day', l_end)]) AS bt
+    FROM (SELECT window_start_ts - to_days(getvariable('lookback_days')::INTEGER) AS l_start,
+                 window_start_ts AS l_end
+          FROM aw)
+),
+hist AS (   -- the same per key level, in ids, summed per bucket (its start bt stands for t)
     SELECT src, compacted, hid, GROUPING(pid, port) AS g, coalesce(pid, -1) AS pid, coalesce(port, -1) AS port,
            t, sum(sessions_cnt) AS s
-    FROM (SELECT src, compacted, hid, pid, peer_port AS port, t, sessions_cnt
-          FROM hist_rows JOIN host_ids USING (host_ip, role) LEFT JOIN peer_ids USING (peer_ip))
+    FROM (SELECT r.src, r.compacted, h.hid, p.pid, r.peer_port AS port, c.bt AS t, r.sessions_cnt
+          FROM hist_rows AS r
+          ASOF JOIN hist_cuts AS c ON r.t >= c.bt
+          JOIN host_ids AS h USING (host_ip, role)
+          LEFT JOIN peer_ids AS p USING (peer_ip))
     GROUP BY GROUPING SETS ((src, compacted, t, hid, pid, port), (src, compacted, t, hid, pid), (src, compacted, t, hid, port))
 ),
 seen AS (   -- exact seen(x) of the open items: FEATURES.md 4.3 over the look-back's two stores
