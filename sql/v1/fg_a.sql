@@ -64,8 +64,10 @@
 --   * A peer missing from ip_dim has no segment: not counted in peer_segment_nunique, never
 --     high-risk. The host's segment_id is NULL if ip_dim lacks the host.
 --   * is_night_hours generalises "h >= 22 or h < 7" to h >= off_end OR h < work_start.
---   * duration_sum uses fsum (compensated summation): the result does not depend on the order
---     in which threads add the batches.
+--   * duration_sum uses fsum (compensated summation), so the order in which threads add the
+--     batches moves it by a few ulps at most; like the entropies (sums of s ln s), it is not
+--     bit-for-bit repeatable across runs (measured: ~1e-11 on sums ~1e5), which is why the
+--     golden files compare floats with a tolerance.
 --   * Local time: window_end_ts is UTC; timezone(tz, timezone('UTC', T)) is its local wall
 --     clock through ICU (DST-correct), whatever the session TimeZone. Holidays are local dates.
 --   * dt, hh, mm and mini_batch_id are of the anchor's batch_start = T - 15 minutes.
