@@ -161,7 +161,7 @@ async function setup(s: Session, opts: { obs?: Obs[]; baseline?: [string, number
   });
 }
 
-async function runFgB(s: Session, names = ['fg_b_run', 'fg_b_capped', 'fg_b_obs', 'fg_b_host', 'fg_b_segment', 'fg_b_ip_metadata', 'fg_b_pair_host', 'fg_b_pair_segment']) {
+async function runFgB(s: Session, names = ['fg_b_run', 'fg_b_capped', 'fg_b_obs', 'fg_b_host', 'fg_b_segment', 'fg_b_ip_metadata', 'fg_b_pairs', 'fg_b_pair_host', 'fg_b_pair_segment']) {
   for (const name of names) {
     const t = await loadTemplate('v1', name);
     // fg_b_obs is a view, as the runner creates it (it cannot hold parameters).
@@ -327,7 +327,7 @@ describe('fg_b templates', () => {
 
   it('pair rarity, host and segment level, over the range only', async () => {
     await setup(s);
-    await runFgB(s, ['fg_b_run', 'fg_b_pair_host', 'fg_b_pair_segment']);
+    await runFgB(s, ['fg_b_run', 'fg_b_pairs', 'fg_b_pair_host', 'fg_b_pair_segment']);
     const host = await s.all<Row>(`SELECT * EXCLUDE (pair_last_seen_ts), pair_last_seen_ts::VARCHAR AS last FROM fgb_pair_host ORDER BY src_ip, dst_port`);
     // A -> 10.9.9.9:443: 3 + 2 + 4 = 9 sessions on 2 UTC days (11-16, 11-17): avg 4.5, rarity 1/10.
     expect(host[0]).toMatchObject({ src_ip: A, dst_ip: '10.9.9.9', dst_port: 443, pair_seen_count: 9, active_days: 2, pair_daily_avg: 4.5, is_rare_pair_flag: 0 });

@@ -2,41 +2,15 @@
 --
 -- Purpose: how often each (src_ip, dst_ip, dst_port) pair was seen over the horizon range.
 -- Inputs:
---   pair_counts_in  view, grain (src_ip, dst_ip, dst_port, batch): pair_counts rows
---                   (docs/CONTRACTS.md); rows outside the range are ignored.
--- Parameters: $horizon VARCHAR, $range_start / $range_end TIMESTAMP (batch_start =
---             slice_start_ts in [start, end)), $reference_date VARCHAR.
--- Variables:  rarity_threshold, feature_spec_version.
+--   fgb_pairs       temp table from fg_b_pairs.sql (both levels, one scan of pair_counts; the
+--                   definitions and choices are there).
+-- Parameters: none.
 -- Output grain: (src_ip, dst_ip, dst_port).
 -- Columns: src_ip, dst_ip VARCHAR, dst_port INTEGER, pair_seen_count BIGINT,
 --   pair_last_seen_ts TIMESTAMP, active_days BIGINT, pair_daily_avg, pair_rarity_score DOUBLE,
 --   is_rare_pair_flag INTEGER, baseline_horizon, reference_date, feature_spec_version VARCHAR.
--- Definitions: pair_seen_count = Σ sessions_cnt; pair_last_seen_ts = max(event_ts);
---   active_days = count of distinct UTC dates of slice_start_ts (batch_start);
---   pair_daily_avg = pair_seen_count / active_days; pair_rarity_score = 1 / (1 + pair_seen_count);
---   is_rare_pair_flag = 1 if pair_rarity_score >= rarity_threshold.
--- Choices where FEATURES.md is silent: none beyond the half-open range.
--- How: two hash aggregations, per (pair, UTC day) and then per pair, so that active_days is a
---   count of day rows rather than a COUNT(DISTINCT ...) set per pair.
-WITH per_day AS (
-    SELECT src_ip, dst_ip, dst_port,
-           sum(sessions_cnt) AS sessions,
-           max(event_ts)     AS last_ts
-    FROM pair_counts_in
-    WHERE slice_start_ts >= $range_start::TIMESTAMP
-      AND slice_start_ts <  $range_end::TIMESTAMP
-    GROUP BY src_ip, dst_ip, dst_port, slice_start_ts::DATE
-)
+-- How: the host-level rows of fgb_pairs.
 SELECT src_ip, dst_ip, dst_port,
-       sum(sessions)::BIGINT                                          AS pair_seen_count,
-       max(last_ts)                                                   AS pair_last_seen_ts,
-       count(*)                                                       AS active_days,
-       sum(sessions)::DOUBLE / count(*)                               AS pair_daily_avg,
-       1.0::DOUBLE / (1 + sum(sessions)::DOUBLE)                      AS pair_rarity_score,
-       (1.0::DOUBLE / (1 + sum(sessions)::DOUBLE) >= getvariable('rarity_threshold')::DOUBLE)::INTEGER
-                                                                      AS is_rare_pair_flag,
-       $horizon::VARCHAR                                              AS baseline_horizon,
-       $reference_date::VARCHAR                                       AS reference_date,
-       getvariable('feature_spec_version')::VARCHAR                   AS feature_spec_version
-FROM per_day
-GROUP BY src_ip, dst_ip, dst_port
+       COLUMNS(* EXCLUDE (by_segment, src_ip, segment_id, dst_ip, dst_port))
+FROM fgb_pairs
+WHERE NOT by_segment

@@ -30,6 +30,8 @@ export const FG_B_STEPS: { template: string; as: string; table?: FgBTable; view?
   { template: 'fg_b_host', as: 'fgb_host', table: 'host' },
   { template: 'fg_b_segment', as: 'fgb_segment', table: 'segment' },
   { template: 'fg_b_ip_metadata', as: 'fgb_ip_metadata', table: 'ip_metadata' },
+  // Pair rarity at both levels in one scan of pair_counts; the two tables select their level.
+  { template: 'fg_b_pairs', as: 'fgb_pairs' },
   { template: 'fg_b_pair_host', as: 'fgb_pair_host', table: 'pair_host' },
   { template: 'fg_b_pair_segment', as: 'fgb_pair_segment', table: 'pair_segment' },
 ];
