@@ -2,6 +2,7 @@
  * The profiling aids of docs/operations.md: NDR_SQL_TRACE_MS prints slow statements, and
  * NDR_SQL_PROFILE_DIR writes one DuckDB JSON profile per template materialization and COPY.
  */
+import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -48,5 +49,26 @@ describe('tracing and profiling', () => {
     expect(profile.latency).toBeGreaterThan(0);
     // delta.sql aggregates events per host and batch: its plan has a hash aggregation.
     expect(operatorNames(profile)).toContain('HASH_GROUP_BY');
+  });
+
+  it('statements that are not profiled on purpose print nothing to the terminal', () => {
+    // DuckDB prints a profile to the process's own stderr when no profiling_output is set,
+    // which an in-process CLI run cannot capture: a child process opens a session and runs
+    // a SET VARIABLE before any template (as the FG-C runner does).
+    const script = `
+      const { Session } = await import(${JSON.stringify(join(REPO, 'src', 'engine', 'session.ts'))});
+      const s = await Session.open({ specVersion: 'v1' });
+      await s.run('SET VARIABLE eps = 1e-6');
+      await s.all('SELECT getvariable(\\'eps\\') AS eps');
+      s.close();`;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: REPO,
+      env: { ...process.env, NDR_SQL_PROFILE_DIR: join(tmp.dir, 'profiles-quiet') },
+      encoding: 'utf8',
+    });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).not.toContain('query_name');
+    expect(readdirSync(join(tmp.dir, 'profiles-quiet'))).toContain('last.json');
   });
 });
