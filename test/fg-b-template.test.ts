@@ -3,7 +3,7 @@
  * computed by hand in comments, or independently here from the raw values (linear
  * quantiles as numpy `percentile(method="linear")`, true MAD), with explicit tolerances.
  *
- * Execution order: fg_b_run, fg_b_capped, fg_b_host, fg_b_segment, fg_b_ip_metadata,
+ * Execution order: fg_b_run, fg_b_capped, fg_b_obs, fg_b_host (+ fg_b_widen), fg_b_segment (+ fg_b_widen), fg_b_ip_metadata,
  * fg_b_pair_host, fg_b_pair_segment.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -164,9 +164,14 @@ async function setup(s: Session, opts: { obs?: Obs[]; baseline?: [string, number
 async function runFgB(s: Session, names = ['fg_b_run', 'fg_b_capped', 'fg_b_obs', 'fg_b_host', 'fg_b_segment', 'fg_b_ip_metadata', 'fg_b_pairs', 'fg_b_pair_host', 'fg_b_pair_segment']) {
   for (const name of names) {
     const t = await loadTemplate('v1', name);
-    // fg_b_obs is a view, as the runner creates it (it cannot hold parameters).
+    const table = name.replace(/^fg_b_/, 'fgb_');
+    // As the runner does: fg_b_obs is a view (it cannot hold parameters); host and segment
+    // statistics are the view fgb_stats, which fg_b_widen turns into the contract's table.
     if (name === 'fg_b_obs') await s.run(`CREATE OR REPLACE TEMP VIEW fgb_obs AS ${t.text}`);
-    else await s.run(`CREATE OR REPLACE TEMP TABLE ${name.replace(/^fg_b_/, 'fgb_')} AS ${t.text}`, RANGE);
+    else if (name === 'fg_b_host' || name === 'fg_b_segment') {
+      await s.run(`CREATE OR REPLACE TEMP VIEW fgb_stats AS ${t.text}`);
+      await s.run(`CREATE OR REPLACE TEMP TABLE ${table} AS ${(await loadTemplate('v1', 'fg_b_widen')).text}`, RANGE);
+    } else await s.run(`CREATE OR REPLACE TEMP TABLE ${table} AS ${t.text}`, RANGE);
   }
 }
 

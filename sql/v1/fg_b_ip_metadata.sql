@@ -5,8 +5,8 @@
 --   is_non_persistent_machine = 1 (FG-C routes cold rows to the segment baseline).
 --
 -- Inputs:
---   fgb_host           temp table from fg_b_host.sql, grain (host_ip, role, segment_id,
---                      time_band, window_label, baseline_horizon).
+--   fgb_host           temp table (fg_b_widen.sql over fg_b_host.sql), grain (host_ip, role,
+--                      segment_id, time_band, window_label, baseline_horizon).
 --   fgb_run            temp table from fg_b_run.sql (reference_date).
 --   p_baseline_metrics (metric, support_min); p_required_metrics (metric) — JobSpec
 --                      baseline_required_metrics.

@@ -1,7 +1,7 @@
 -- fg_b_run (feature_spec_version v1) — the constants of one FG-B horizon run (FEATURES.md §6).
 --
 -- Purpose: turn the named parameters of the run into a one-row table. The FG-B templates
---   that PIVOT with a data-driven value list (fg_b_host, fg_b_segment) cannot carry named
+--   that PIVOT with a data-driven value list (fg_b_widen) cannot carry named
 --   parameters: DuckDB rewrites `CREATE TABLE ... AS <PIVOT ... IN (SELECT ...)>` into
 --   several statements and drops the bound values. They read this table instead.
 -- Inputs: none.

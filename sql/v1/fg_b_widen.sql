@@ -1,0 +1,73 @@
+-- fg_b_widen (feature_spec_version v1) — the wide contract of the host and segment baselines
+-- (FEATURES.md §6.2, §6.3; `fg_b/host`, `fg_b/segment`).
+--
+-- Purpose: turn the per-group statistics of fg_b_host.sql or fg_b_segment.sql (one STRUCT per
+--   metric) into the published columns: m_median, m_p25, m_p75, m_p95, m_p99, m_mad,
+--   m_iqr = m_p75 - m_p25, m_support_count and m_cold_start_flag = 1 if m_support_count <
+--   support_min[m], for each baseline metric m, plus the run's columns. One template for both
+--   levels, so that the contract's shape is written once.
+--
+-- Inputs:
+--   fgb_stats          view over fg_b_host.sql or fg_b_segment.sql, one row per group:
+--                      grp__ STRUCT (the group key, in the contract's column order),
+--                      record_key__ VARCHAR, total_rows__, capped_rows__ BIGINT, and one STRUCT
+--                      {q DOUBLE[5] (quantiles .5, .25, .75, .95, .99), mad DOUBLE, n BIGINT}
+--                      per metric column read.
+--   p_baseline_metrics (metric, support_min), row order (rowid) = output column order.
+--   fgb_run            temp table from fg_b_run.sql: baseline_horizon, baseline_start_ts,
+--                      baseline_end_ts, reference_date of this run.
+-- Parameters: none (a PIVOT with a subquery value list cannot carry bound parameters in a
+--             CREATE TABLE AS; the run constants come from fgb_run).
+-- Variables:  feature_spec_version.
+-- Output grain: one row per group of fgb_stats (host: host_ip, role, segment_id, time_band,
+--   window_label; segment: segment_id, role, time_band, window_label), for this horizon.
+-- Columns (docs/CONTRACTS.md fg_b host / segment): the group key columns, baseline_horizon,
+--   then per metric m in p_baseline_metrics order: m_median, m_p25, m_p75, m_p95, m_p99, m_mad,
+--   m_iqr DOUBLE, m_support_count BIGINT, m_cold_start_flag INTEGER; then capped_rows,
+--   total_rows BIGINT, baseline_start_ts, baseline_end_ts TIMESTAMP, reference_date, record_id,
+--   feature_spec_version VARCHAR.
+--
+-- How: the (small) statistics are UNPIVOTed to (group, metric), joined to p_baseline_metrics
+--   (which drops metric columns that are not baseline metrics), and PIVOTed back in
+--   p_baseline_metrics order; a baseline metric without statistics (outside fgb_metrics) gets
+--   NULL columns.
+--
+-- Choices where FEATURES.md is silent:
+--   * record_id = record_key__ | baseline_horizon, record_key__ rendering a NULL segment_id /
+--     time_band as the empty string.
+--   * baseline_start_ts / baseline_end_ts are the run range from fgb_run (half-open).
+WITH
+long AS (
+    SELECT u.grp__, u.record_key__, u.total_rows__, u.capped_rows__,
+           u.metric,
+           u.s.q[1] AS median, u.s.q[2] AS p25, u.s.q[3] AS p75, u.s.q[4] AS p95, u.s.q[5] AS p99,
+           u.s.mad AS mad,
+           u.s.q[3] - u.s.q[2] AS iqr,
+           u.s.n AS support_count,
+           (u.s.n < p.support_min)::INTEGER AS cold_start_flag
+    FROM (
+        UNPIVOT fgb_stats
+        ON COLUMNS(* EXCLUDE (grp__, record_key__, total_rows__, capped_rows__))
+        INTO NAME metric VALUE s
+    ) u
+    JOIN p_baseline_metrics p ON p.metric = u.metric
+),
+wide AS (
+    PIVOT long
+    ON metric IN (SELECT metric FROM p_baseline_metrics ORDER BY rowid)
+    USING first(median) AS median, first(p25) AS p25, first(p75) AS p75, first(p95) AS p95,
+          first(p99) AS p99, first(mad) AS mad, first(iqr) AS iqr,
+          first(support_count) AS support_count, first(cold_start_flag) AS cold_start_flag
+    GROUP BY grp__, record_key__, total_rows__, capped_rows__
+)
+SELECT unnest(wide.grp__),
+       r.baseline_horizon,
+       wide.* EXCLUDE (grp__, record_key__, total_rows__, capped_rows__),
+       capped_rows__ AS capped_rows,
+       total_rows__ AS total_rows,
+       r.baseline_start_ts,
+       r.baseline_end_ts,
+       r.reference_date,
+       concat_ws('|', record_key__, r.baseline_horizon) AS record_id,
+       getvariable('feature_spec_version')::VARCHAR AS feature_spec_version
+FROM wide, fgb_run r
