@@ -132,44 +132,45 @@ export class DynamoJobSpecSource implements JobSpecSource {
     return item === undefined ? undefined : this.payloadOf(item, project, jobKey(job, version));
   }
 
-  private async query(project: string, skPrefix?: string): Promise<Item[]> {
-    const out: Item[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const res = await awsCall(this.target('Query'), () =>
-        this.doc.send(
-          new QueryCommand({
-            TableName: this.table,
-            KeyConditionExpression: skPrefix ? '#pk = :pk AND begins_with(#sk, :prefix)' : '#pk = :pk',
-            ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
-            ExpressionAttributeValues: skPrefix ? { ':pk': project, ':prefix': skPrefix } : { ':pk': project },
-            ProjectionExpression: '#pk, #sk',
-            ConsistentRead: true,
-            ExclusiveStartKey: start,
-          }),
-        ),
-      );
-      out.push(...(res.Items ?? []));
-      start = res.LastEvaluatedKey;
-    } while (start);
-    return out;
+  private query(project: string, skPrefix?: string): Promise<Item[]> {
+    return this.allPages('Query', (start) =>
+      this.doc.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: skPrefix ? '#pk = :pk AND begins_with(#sk, :prefix)' : '#pk = :pk',
+          ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
+          ExpressionAttributeValues: skPrefix ? { ':pk': project, ':prefix': skPrefix } : { ':pk': project },
+          ProjectionExpression: '#pk, #sk',
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+        }),
+      ),
+    );
   }
 
-  private async scan(): Promise<Item[]> {
+  private scan(): Promise<Item[]> {
+    return this.allPages('Scan', (start) =>
+      this.doc.send(
+        new ScanCommand({
+          TableName: this.table,
+          ProjectionExpression: '#pk, #sk',
+          ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+        }),
+      ),
+    );
+  }
+
+  /** Every page of a Query or Scan, each call retried and its errors mapped by awsCall. */
+  private async allPages(
+    operation: string,
+    page: (start: Item | undefined) => Promise<{ Items?: Item[]; LastEvaluatedKey?: Item }>,
+  ): Promise<Item[]> {
     const out: Item[] = [];
-    let start: Record<string, unknown> | undefined;
+    let start: Item | undefined;
     do {
-      const res = await awsCall(this.target('Scan'), () =>
-        this.doc.send(
-          new ScanCommand({
-            TableName: this.table,
-            ProjectionExpression: '#pk, #sk',
-            ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
-            ConsistentRead: true,
-            ExclusiveStartKey: start,
-          }),
-        ),
-      );
+      const res = await awsCall(this.target(operation), () => page(start));
       out.push(...(res.Items ?? []));
       start = res.LastEvaluatedKey;
     } while (start);
