@@ -1,7 +1,8 @@
 /**
  * FG-B and FG-C through the engine, end to end on synthetic traffic:
  * --upstream builds the whole chain, baselines only look backwards, gaps are
- * reported in the publication record, and FG-C files follow the contract.
+ * reported in the publication record, FG-C files follow the contract, and
+ * `top` ranks and explains the day as FEATURES.md §7.5 says.
  * (Values of every formula are checked by hand in the template tests.)
  */
 import { cpSync, renameSync, rmSync } from 'node:fs';
@@ -16,7 +17,9 @@ import type { RunContext } from '../src/pipeline/context.ts';
 import { synthesize } from '../src/synth/index.ts';
 import { fgCColumns } from '../src/transforms/columns.ts';
 import { fgCMetrics } from '../src/transforms/jobspec-params.ts';
-import { readDataset, tempDir, testContext } from './support/context.ts';
+import { renderTop, topHosts } from '../src/report/top.ts';
+import { runCli } from './support/cli.ts';
+import { REPO, readDataset, tempDir, testContext } from './support/context.ts';
 
 const tmp = tempDir('ndr-fgpipe-');
 const START = '2026-11-20';
@@ -63,6 +66,86 @@ describe('FG-B and FG-C through the engine', () => {
     expect(pub.baseline_end_ts).toBe('2026-11-24T00:00:00Z');
     expect(pub.input_coverage).toMatchObject({ fg_a_batches_found: 288, fg_a_batches_expected: 288 });
     expect(pub.row_counts.host).toBeGreaterThan(0);
+  });
+
+  it('top ranks the day per FEATURES.md §7.5 and explains each best row from its FG-A row and routed FG-B row', async () => {
+    type Row = Record<string, any>;
+    const fgc = (await readDataset(ctx, `fg_c/feature_spec_version=v1/baseline_horizon=3d/dt=${REF}`, 'host_ip')) as Row[];
+    const fga = (await readDataset(ctx, `fg_a/feature_spec_version=v1/dt=${REF}`, 'host_ip')) as Row[];
+    expect(new Set(fgc.map((r) => r.baseline_horizon))).toEqual(new Set(['3d']));
+    const hostB = (await readDataset(ctx, 'fg_b/host', 'host_ip')) as Row[];
+    const segmentB = (await readDataset(ctx, 'fg_b/segment', 'segment_id')) as Row[];
+    // The ranking computed here from the FG-C rows: max strong count, then its sum, then host_ip.
+    const byHost = new Map<string, Row[]>();
+    for (const r of fgc) byHost.set(r.host_ip, [...(byHost.get(r.host_ip) ?? []), r]);
+    const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+    const expected = [...byHost]
+      .map(([host, rows]) => ({ host, max: Math.max(...rows.map((r) => r.strong_deviation_cnt)), sum: rows.reduce((n, r) => n + r.strong_deviation_cnt, 0) }))
+      .sort((a, b) => b.max - a.max || b.sum - a.sum || cmp(a.host, b.host));
+    expect(expected.length).toBeGreaterThan(5);
+
+    const top = await topHosts(ctx, parseDay(REF), '3d', 5);
+    expect(top.map((t) => t.rank)).toEqual([1, 2, 3, 4, 5]);
+    expect(top.map((t) => [t.host_ip, t.max_strong_deviation_cnt, t.sum_strong_deviation_cnt])).toEqual(expected.slice(0, 5).map((e) => [e.host, e.max, e.sum]));
+    for (const t of top) {
+      // The best row: highest strong count, then anomaly_score, then the earliest window end, role, window.
+      const best = [...byHost.get(t.host_ip)!].sort(
+        (a, b) =>
+          b.strong_deviation_cnt - a.strong_deviation_cnt ||
+          (b.anomaly_score ?? -Infinity) - (a.anomaly_score ?? -Infinity) ||
+          a.window_end_ts.getTime() - b.window_end_ts.getTime() ||
+          cmp(a.role, b.role) ||
+          cmp(a.window_label, b.window_label),
+      )[0];
+      expect([t.role, t.window_label, t.window_end_ts.toISOString(), t.time_band, t.baseline_source, t.top_contributors, t.anomaly_score]).toEqual([
+        best.role, best.window_label, best.window_end_ts.toISOString(), best.time_band, best.baseline_source, best.top_contributors, best.anomaly_score,
+      ]);
+      const named = (best.top_contributors as string).split(';').map((e) => e.split(':'));
+      expect(t.contributors!.map((c) => [c.metric, c.z])).toEqual(named.map(([m, z]) => [m, Number(z)]));
+      const same = (r: Row, keys: string[]) => keys.every((k) => r[k] === best[k]);
+      const current = fga.find((r) => same(r, ['host_ip', 'role', 'window_label']) && r.window_end_ts.getTime() === best.window_end_ts.getTime())!;
+      const routed =
+        best.baseline_source === 'host'
+          ? hostB.find((r) => same(r, ['host_ip', 'role', 'segment_id', 'time_band', 'window_label']))
+          : segmentB.find((r) => same(r, ['segment_id', 'role', 'time_band', 'window_label']));
+      expect(routed, `${best.baseline_source} baseline of ${t.host_ip}`).toBeDefined();
+      for (const c of t.contributors!) {
+        expect(c.value).toBeCloseTo(Number(current[c.metric]), 9);
+        for (const [got, want] of [[c.baseline_median, routed![`${c.metric}_median`]], [c.baseline_mad, routed![`${c.metric}_mad`]]]) {
+          if (want === null) expect(got).toBeNull();
+          else expect(got).toBeCloseTo(want, 9);
+        }
+      }
+    }
+
+    // The three formats carry the same hosts; the table says which time band (baseline group) each row was compared with.
+    const json = renderTop(top, 'json').split('\n').map((l) => JSON.parse(l));
+    expect(json.map((r) => [r.rank, r.host_ip, r.time_band])).toEqual(top.map((t) => [t.rank, t.host_ip, t.time_band]));
+    const csv = renderTop(top, 'csv').split('\n');
+    expect(csv[0].split(',').slice(0, 8)).toEqual(['rank', 'host_ip', 'max_strong_deviation_cnt', 'sum_strong_deviation_cnt', 'role', 'window_label', 'window_end_ts', 'time_band']);
+    expect(csv.slice(1).map((l) => l.split(',').slice(0, 8))).toEqual(
+      top.map((t) => [String(t.rank), t.host_ip, String(t.max_strong_deviation_cnt), String(t.sum_strong_deviation_cnt), t.role, t.window_label, t.window_end_ts.toISOString(), t.time_band]),
+    );
+    const table = renderTop(top, 'table', new Map([[top[0].host_ip, '<= marked']])).split('\n');
+    expect(table[0]).toMatch(/end UTC band/);
+    expect(table.filter((l) => /^\s+\d+ /.test(l)).map((l) => l.trim().split(/\s+/).slice(0, 8))).toEqual(
+      top.map((t) => [String(t.rank), t.host_ip, String(t.max_strong_deviation_cnt), String(t.sum_strong_deviation_cnt), t.role, t.window_label, t.window_end_ts.toISOString().slice(11, 16), t.time_band === 'working_hours' ? 'work' : 'off']),
+    );
+    expect(table.find((l) => l.includes(top[0].host_ip))).toMatch(/<= marked$/);
+    expect(table.filter((l) => / z=.* now=.* med=.* mad=/.test(l))).toHaveLength(top.reduce((n, t) => n + t.contributors!.length, 0));
+  });
+
+  it('ndr-sql top: --limit and --format from the command line; a day without FG-C exits 3 naming the build command', async () => {
+    const common = ['--warehouse', join(tmp.dir, 'wh'), '--jobspecs', join(REPO, 'jobspecs'), '--horizon', '3d'];
+    const ok = await runCli(['top', '--date', REF, '--limit', '3', '--format', 'csv', ...common]);
+    expect(ok.code, ok.stderr).toBe(0);
+    const lines = ok.stdout.trim().split('\n');
+    expect(lines).toHaveLength(4);
+    expect(lines.slice(1).map((l) => l.split(',')[1])).toEqual((await topHosts(ctx, parseDay(REF), '3d', 3)).map((t) => t.host_ip));
+    const none = await runCli(['top', '--date', '2026-11-20', ...common]);
+    expect(none.code).toBe(3);
+    expect(none.stderr).toMatch(/no fg_c partitions for 2026-11-20 horizon 3d; run ndr-sql build fg-c --date 2026-11-20 --upstream/);
+    expect(none.stderr).not.toMatch(/\n\s+at /); // one line, no stack trace
   });
 
   it('baselines only look backwards: changing data at or after T - head leaves FG-B unchanged', async () => {

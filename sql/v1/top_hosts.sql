@@ -7,7 +7,8 @@
 --           fgb_host_in / fgb_segment_in (the FG-B partitions those rows used).
 -- Params  : $horizon VARCHAR, $limit INTEGER.
 -- Output  : one row per listed host, in rank order: rank, the two ranking keys,
---           the best row's keys, scores and baseline_source, and `contributors`,
+--           the best row's keys, its time_band (the baseline group it was compared
+--           with), scores and baseline_source, and `contributors`,
 --           a list of {metric, z, value, baseline_median, baseline_mad} for the
 --           metrics named in its top_contributors, in that order.
 -- Choices : ranking keys in turn: max strong_deviation_cnt, sum of it, host_ip.
@@ -94,7 +95,7 @@ explained AS (
 SELECT
     row_number() OVER (ORDER BY b.max_strong_deviation_cnt DESC NULLS LAST, b.sum_strong_deviation_cnt DESC NULLS LAST, b.host_ip) AS rank,
     b.host_ip, b.max_strong_deviation_cnt, b.sum_strong_deviation_cnt,
-    b.role, b.window_label, b.window_end_ts, b.segment_id, b.strong_deviation_cnt, b.anomaly_score,
+    b.role, b.window_label, b.window_end_ts, b.time_band, b.segment_id, b.strong_deviation_cnt, b.anomaly_score,
     b.anomaly_strength_core, b.beacon_suspicion_score, b.exfiltration_suspicion_score, b.lateral_movement_score,
     b.baseline_source, b.baseline_reference_date, b.top_contributors,
     (SELECT list({'metric': e.metric, 'z': e.z, 'value': e.value, 'baseline_median': e.baseline_median, 'baseline_mad': e.baseline_mad} ORDER BY e.ord)

@@ -28,6 +28,7 @@ export interface TopHost {
   role: string;
   window_label: string;
   window_end_ts: Date;
+  time_band: string;
   segment_id: string;
   strong_deviation_cnt: number;
   anomaly_score: number | null;
@@ -63,6 +64,8 @@ export async function topHosts(ctx: RunContext, dayMs: number, horizon: string, 
 
 const num = (x: number | null | undefined, digits = 2) => (x === null || x === undefined ? '-' : Number.isInteger(x) ? String(x) : x.toFixed(digits));
 const hhmm = (d: Date) => d.toISOString().slice(11, 16);
+/** The time band in four letters: which baseline group (working or off hours) the row was compared with. */
+const band = (b: string) => (b === 'working_hours' ? 'work' : b === 'off_hours' ? 'off' : b);
 
 function explain(c: Contributor): string {
   return `${c.metric} z=${num(c.z)} now=${num(c.value)} med=${num(c.baseline_median)} mad=${num(c.baseline_mad)}`;
@@ -71,14 +74,14 @@ function explain(c: Contributor): string {
 export function renderTop(rows: TopHost[], format: 'table' | 'json' | 'csv', marks: Map<string, string> = new Map()): string {
   if (format === 'json') return rows.map((r) => JSON.stringify({ ...r, ...(marks.has(r.host_ip) ? { ground_truth: marks.get(r.host_ip) } : {}) })).join('\n');
   if (format === 'csv') {
-    const head = 'rank,host_ip,max_strong_deviation_cnt,sum_strong_deviation_cnt,role,window_label,window_end_ts,anomaly_score,anomaly_strength_core,beacon_suspicion_score,exfiltration_suspicion_score,lateral_movement_score,baseline_source,top_contributors';
+    const head = 'rank,host_ip,max_strong_deviation_cnt,sum_strong_deviation_cnt,role,window_label,window_end_ts,time_band,anomaly_score,anomaly_strength_core,beacon_suspicion_score,exfiltration_suspicion_score,lateral_movement_score,baseline_source,top_contributors';
     const q = (s: unknown) => `"${String(s ?? '').replaceAll('"', '""')}"`;
-    return [head, ...rows.map((r) => [r.rank, r.host_ip, r.max_strong_deviation_cnt, r.sum_strong_deviation_cnt, r.role, r.window_label, r.window_end_ts.toISOString(), r.anomaly_score, r.anomaly_strength_core, r.beacon_suspicion_score, r.exfiltration_suspicion_score, r.lateral_movement_score, r.baseline_source, q(r.top_contributors)].join(','))].join('\n');
+    return [head, ...rows.map((r) => [r.rank, r.host_ip, r.max_strong_deviation_cnt, r.sum_strong_deviation_cnt, r.role, r.window_label, r.window_end_ts.toISOString(), r.time_band, r.anomaly_score, r.anomaly_strength_core, r.beacon_suspicion_score, r.exfiltration_suspicion_score, r.lateral_movement_score, r.baseline_source, q(r.top_contributors)].join(','))].join('\n');
   }
-  const lines = [`${'#'.padStart(3)} ${'host'.padEnd(16)} ${'strong'.padStart(6)} ${'sum'.padStart(5)} ${'role'.padEnd(8)} ${'window'.padEnd(6)} ${'end'.padEnd(5)} ${'score'.padStart(5)} ${'core'.padStart(5)} ${'beacon'.padStart(6)} ${'exfil'.padStart(5)} ${'lateral'.padStart(7)} ${'base'.padEnd(7)} truth`];
+  const lines = [`${'#'.padStart(3)} ${'host'.padEnd(16)} ${'strong'.padStart(6)} ${'sum'.padStart(5)} ${'role'.padEnd(8)} ${'window'.padEnd(6)} ${'end UTC'.padEnd(7)} ${'band'.padEnd(4)} ${'score'.padStart(5)} ${'core'.padStart(5)} ${'beacon'.padStart(6)} ${'exfil'.padStart(5)} ${'lateral'.padStart(7)} ${'base'.padEnd(7)} truth`];
   for (const r of rows) {
     lines.push(
-      `${String(r.rank).padStart(3)} ${r.host_ip.padEnd(16)} ${String(r.max_strong_deviation_cnt).padStart(6)} ${String(r.sum_strong_deviation_cnt).padStart(5)} ${r.role.padEnd(8)} ${r.window_label.padEnd(6)} ${hhmm(r.window_end_ts)} ${num(r.anomaly_score).padStart(5)} ${num(r.anomaly_strength_core).padStart(5)} ${num(r.beacon_suspicion_score).padStart(6)} ${num(r.exfiltration_suspicion_score).padStart(5)} ${num(r.lateral_movement_score).padStart(7)} ${r.baseline_source.padEnd(7)} ${marks.get(r.host_ip) ?? ''}`,
+      `${String(r.rank).padStart(3)} ${r.host_ip.padEnd(16)} ${String(r.max_strong_deviation_cnt).padStart(6)} ${String(r.sum_strong_deviation_cnt).padStart(5)} ${r.role.padEnd(8)} ${r.window_label.padEnd(6)} ${hhmm(r.window_end_ts).padEnd(7)} ${band(r.time_band).padEnd(4)} ${num(r.anomaly_score).padStart(5)} ${num(r.anomaly_strength_core).padStart(5)} ${num(r.beacon_suspicion_score).padStart(6)} ${num(r.exfiltration_suspicion_score).padStart(5)} ${num(r.lateral_movement_score).padStart(7)} ${r.baseline_source.padEnd(7)} ${marks.get(r.host_ip) ?? ''}`,
     );
     for (const c of r.contributors ?? []) lines.push(`      ${explain(c)}`);
   }
