@@ -4,7 +4,7 @@
  * Needs no AWS: everything lives under ./ndr-demo.
  */
 import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { LocalJobSpecSource, loadJobSpecs } from '../../config/jobspec-source.ts';
 import type { JobSpecs } from '../../config/jobspec-schemas.ts';
@@ -48,6 +48,12 @@ function keepHorizonsWithHistory(specs: JobSpecs, attackDay: number, historyStar
     delete horizons[name];
   }
   if (!Object.keys(horizons).length) throw new UsageError('demo: no FG-B horizon fits in the synthetic history; raise --days');
+}
+
+/** A path as the user would type it from here: relative when under the working directory. */
+function shortPath(p: string): string {
+  const r = relative(process.cwd(), p);
+  return r && !r.startsWith('..') && !isAbsolute(r) ? r : p;
 }
 
 /** e.g. "fg_a 41.2 s, fg_b 9.8 s": where the demo's time went, summed over its steps. */
@@ -108,7 +114,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       process.stdout.write(renderTop(rows, 'table', marks) + '\n\n');
       const found = truth.attackers.filter((a) => rows.some((r) => r.host_ip === a.host_ip));
       process.stdout.write(`${found.length} of ${truth.attackers.length} injected attackers are in the top 10. Total ${((Date.now() - t0) / 1000).toFixed(1)} s.\n`);
-      process.stdout.write(`Explore: ndr-sql top --date ${args.attackDay} --warehouse ${runtime.warehouse} --jobspecs ${runtime.jobspecs} --format json\n`);
+      process.stdout.write(`Explore: ndr-sql top --date ${args.attackDay} --warehouse ${shortPath(runtime.warehouse)} --jobspecs ${shortPath(runtime.jobspecs)} --format json\n`);
       // The count is the demo's honest result, not a failure of the run: the exit code stays 0.
     } finally {
       ctx.session.close();
