@@ -10,8 +10,9 @@
 --           metric columns (alphabetical, as PIVOT orders them), mini_batch_id,
 --           feature_spec_version.
 -- Choices : metrics are cast to DOUBLE (one vector type). Every role × window ×
---           metric column exists even when no host had such a row in the export
---           (a stable schema for models); it is NULL where the host had no row.
+--           metric column exists even when no host had such a row in the export,
+--           or the metric is NULL in every row (novelty disabled): a stable schema
+--           for models. A cell is NULL where the host had no row (or the value is NULL).
 --           segment_id and the time context depend only on (host_ip, window_end_ts).
 WITH metrics AS (
     SELECT host_ip, window_end_ts, role, window_label,
@@ -22,8 +23,14 @@ WITH metrics AS (
     FROM fg_a_in
 ),
 long AS (
-    UNPIVOT metrics ON COLUMNS(* EXCLUDE (host_ip, window_end_ts, role, window_label))
-    INTO NAME metric VALUE value
+    -- UNPIVOT drops NULL values: each value travels in a one-element list, so that a metric
+    -- NULL in every row (novelty disabled) still gets its columns.
+    SELECT host_ip, window_end_ts, role, window_label, metric, boxed[1] AS value
+    FROM (UNPIVOT (SELECT host_ip, window_end_ts, role, window_label,
+                          list_value(COLUMNS(* EXCLUDE (host_ip, window_end_ts, role, window_label)))
+                   FROM metrics)
+          ON COLUMNS(* EXCLUDE (host_ip, window_end_ts, role, window_label))
+          INTO NAME metric VALUE boxed)
 ),
 named AS (
     SELECT host_ip, window_end_ts,
