@@ -184,7 +184,7 @@ export const fgBBuilderSchema = z.object({
   support_min: z.union([z.number().int().min(0), z.record(columnIdent, z.number().int().min(0))]).default(50),
   baseline_required_metrics: z.array(columnIdent).default(['sessions_cnt']),
   non_persistent_machine_prefixes: z.array(z.string()).default([]),
-  /** Optional CSV/Parquet/JSON file with columns ip, machine_name. */
+  /** Optional file with columns ip, machine_name: Parquet (.parquet), JSON (.json, .ndjson, .jsonl) or CSV with a header (any other name). */
   inventory_file: z.string().optional(),
   rarity_threshold: z.number().min(0).max(1).default(0.5),
 });

@@ -162,11 +162,25 @@ async function loadInventory(ctx: RunContext): Promise<{ rows: [string, string][
     throw new DataError({ file, rule: 'inventory readable', jobspecKey: key }, (e as NodeJS.ErrnoException).code ?? String(e));
   }
   const view = 'inventory_raw';
-  await ctx.session.run(inline(sql`CREATE OR REPLACE TEMP VIEW inventory_raw AS SELECT * FROM read_csv(${lit(file)}, header = true, all_varchar = true)`));
-  const cols = (await ctx.session.describe(view)).map((c) => c.name);
+  const format = /\.parquet$/i.test(file) ? 'parquet' : /\.(json|ndjson|jsonl)(\.gz)?$/i.test(file) ? 'json' : 'csv';
+  const reader = {
+    parquet: sql`read_parquet(${lit(file)})`,
+    json: sql`read_json(${lit(file)}, format = 'auto')`,
+    csv: sql`read_csv(${lit(file)}, header = true, all_varchar = true)`,
+  }[format];
+  let cols: string[];
+  try {
+    await ctx.session.run(inline(sql`CREATE OR REPLACE TEMP VIEW inventory_raw AS SELECT * FROM ${reader}`));
+    cols = (await ctx.session.describe(view)).map((c) => c.name);
+  } catch (e) {
+    // DuckDB's reader errors can span many lines (a CSV sniffer dump): keep the first.
+    throw new DataError({ file, rule: `inventory readable as ${format} (by its extension)`, jobspecKey: key }, String((e as Error).message).split('\n')[0]);
+  }
   for (const need of ['ip', 'machine_name'])
     if (!cols.includes(need)) throw new DataError({ file, column: need, rule: 'inventory has columns ip, machine_name', jobspecKey: key }, `found ${cols.join(', ')}`);
-  const rows = await ctx.session.all<{ ip: string; machine_name: string }>('SELECT trim(ip) AS ip, machine_name FROM inventory_raw WHERE ip IS NOT NULL');
+  const rows = await ctx.session.all<{ ip: string; machine_name: string }>(
+    'SELECT trim(ip::VARCHAR) AS ip, machine_name::VARCHAR AS machine_name FROM inventory_raw WHERE ip IS NOT NULL',
+  );
   return { rows: rows.map((r) => [r.ip, r.machine_name]), input: { dataset: 'inventory', partition: file, fingerprint: sha256(text) } };
 }
 

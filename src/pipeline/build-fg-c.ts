@@ -42,12 +42,22 @@ export async function chooseBaselines(ctx: RunContext, batches: Batch[], allowMi
   const horizons = Object.keys(ctx.specs.fg_b_builder.horizons);
   const refs = new Map(await Promise.all(horizons.map(async (h) => [h, await publishedReferences(ctx, h)] as const)));
   const pubs = new Map<string, Publication>();
+  const publication = async (h: string, date: string) => {
+    const key = `${h}/${date}`;
+    if (!pubs.has(key)) pubs.set(key, (await ctx.warehouse.readJson<Publication>(publicationPath(ctx.specs.version, h, date)))!);
+    return pubs.get(key)!;
+  };
+  /** The latest published reference whose T_ref <= t: T_ref is the run's reference_ts (00:00 UTC of its date unless built with --reference). */
+  const latestAtOrBefore = async (h: string, t: number) => {
+    for (const date of refs.get(h)!.filter((d) => Date.parse(`${d}T00:00:00Z`) <= t).reverse())
+      if (Date.parse((await publication(h, date)).reference_ts) <= t) return date;
+    return undefined;
+  };
   const out = new Map<number, BaselineChoice[]>();
   for (const b of batches) {
     const choices: BaselineChoice[] = [];
     for (const h of horizons) {
-      // latest reference date whose T_ref (00:00 UTC of that date) <= batch start
-      const date = refs.get(h)!.filter((d) => Date.parse(`${d}T00:00:00Z`) <= b.start).at(-1);
+      const date = await latestAtOrBefore(h, b.start);
       if (!date) {
         if (!allowMissing) {
           const ref = isoZ(scheduledReference(ctx, Math.floor(b.start / DAY_MS) * DAY_MS)).slice(0, 10);
@@ -58,9 +68,7 @@ export async function chooseBaselines(ctx: RunContext, batches: Batch[], allowMi
         choices.push({ horizon: h });
         continue;
       }
-      const key = `${h}/${date}`;
-      if (!pubs.has(key)) pubs.set(key, (await ctx.warehouse.readJson<Publication>(publicationPath(ctx.specs.version, h, date)))!);
-      choices.push({ horizon: h, publication: pubs.get(key) });
+      choices.push({ horizon: h, publication: await publication(h, date) });
     }
     out.set(b.start, choices);
   }
