@@ -214,7 +214,9 @@ describe('manifest of a committed partition', () => {
       .filter((f) => /^_macros.*\.sql$/.test(f))
       .map((f) => f.replace(/\.sql$/, ''));
     expect(macros).toContain('_macros');
-    const shared = ['events', 'ip_list_events', 'ip_dim', 'events_dq', 'events_kept'];
+    // Shared by every raw dataset: the typed events and their DQ, the manifest's dq counters
+    // (dq_counts), glob placement (raw_span) and the parse checks (raw_parse_errors).
+    const shared = ['events', 'ip_list_events', 'ip_dim', 'events_dq', 'events_kept', 'dq_counts', 'raw_span', 'raw_parse_errors'];
     const expected: Record<string, string[]> = {
       delta: [...macros, ...shared, 'role_events', 'delta'],
       delta_peers: [...macros, ...shared, 'role_events', 'delta_peers'],
@@ -284,8 +286,9 @@ describe('manifest of a committed partition', () => {
     }
   });
 
-  it('lists the optional raw fields the input lacks', () => {
+  it('lists the optional raw fields the input lacks, and FG-A inherits them from its delta inputs', () => {
     for (const ds of RAW_DATASETS) for (const mm of MMS) expect(manifest(ds, mm).missing_optional_fields).toEqual(['event_reason', 'event_name', 'network_transport']);
+    for (const mm of MMS) expect(manifest('fg_a', mm).missing_optional_fields).toEqual(['event_name', 'event_reason', 'network_transport']);
   });
 
   it('an FG-A partition records its upstream partitions by their run ids, its templates and its JobSpec hash', async () => {

@@ -118,7 +118,11 @@ export const deltaBuilderSchema = z.object({
       bytes_non_negative: z.boolean().default(true),
     })
     .prefault({}),
-  quantiles: z.array(z.number().int().min(1).max(99)).default([25, 50, 75, 95, 99]),
+  /** Fixed by FEATURES.md §2 (the column names bytes_sent_p25 … depend on them): accepted only as that list. */
+  quantiles: z
+    .array(z.number().int().min(1).max(99))
+    .default([25, 50, 75, 95, 99])
+    .refine((q) => q.join(',') === '25,50,75,95,99', 'delta quantiles are fixed by FEATURES.md §2: [25, 50, 75, 95, 99]'),
 });
 export type DeltaBuilderSpec = z.infer<typeof deltaBuilderSchema>;
 

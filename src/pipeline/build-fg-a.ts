@@ -12,7 +12,7 @@ import { batchPartition } from '../storage/layout.ts';
 import { deltaColumns, deltaPeersColumns, deltaPeersDailyColumns, fgAColumns } from '../transforms/columns.ts';
 import { jobspecHash, type RunContext } from './context.ts';
 import { partitionState, type Expected } from './freshness.ts';
-import { batchOfManifest, dailyPartition, digestInput, floorDay, loadBatchInput, registerInput } from './inputs.ts';
+import { batchOfManifest, dailyPartition, digestInput, floorDay, inheritedMissingFields, loadBatchInput, registerInput } from './inputs.ts';
 import { templateRefs } from './build-raw.ts';
 import type { PlanEntry, StepResult } from './build.ts';
 
@@ -158,6 +158,7 @@ export async function buildFgA(ctx: RunContext, anchors: Batch[]): Promise<StepR
     dataset: 'fg_a',
     relation: 'out_fg_a',
     columns: fgAColumns(ctx.specs),
+    missingOptionalFields: inheritedMissingFields(delta.manifests.filter(inRange)),
     partitionBy: ['dt', 'hh', 'mm'],
     plans: todo.map((a) => {
       const f = formatBatch(a);

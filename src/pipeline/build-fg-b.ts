@@ -19,7 +19,7 @@ import type { PlanEntry, StepResult } from './build.ts';
 import { templateRefs } from './build-raw.ts';
 import { jobspecHash, type RunContext } from './context.ts';
 import { partitionState } from './freshness.ts';
-import { digestInput, loadBatchInput, registerInput, type LoadedInput } from './inputs.ts';
+import { digestInput, inheritedMissingFields, loadBatchInput, registerInput, type LoadedInput } from './inputs.ts';
 
 /** Templates in execution order: observations (capping) first, then one per table. */
 export const FG_B_STEPS: { template: string; as: string; table?: FgBTable; view?: true }[] = [
@@ -298,6 +298,7 @@ export async function buildFgB(ctx: RunContext, referenceMs: number): Promise<St
           dataset: `fg_b/${table}`,
           relation: as,
           columns: fgBColumns(table, metrics),
+          missingOptionalFields: inheritedMissingFields(fgA.manifests),
           partitionBy: ['baseline_horizon', 'reference_date'],
           plans: [{ partition: baselinePartition(table, v, range.horizon, refDate), values: [range.horizon, refDate], inputs }],
           templates,

@@ -16,7 +16,7 @@ import { templateRefs } from './build-raw.ts';
 import { publicationPath, publishedReferences, type Publication } from './build-fg-b.ts';
 import { jobspecHash, type RunContext } from './context.ts';
 import { partitionState, type Expected } from './freshness.ts';
-import { batchOfManifest, digestInput, loadBatchInput, registerInput } from './inputs.ts';
+import { batchOfManifest, digestInput, inheritedMissingFields, loadBatchInput, registerInput } from './inputs.ts';
 
 const FG_C_TEMPLATES = ['ip_list_peers', 'ip_dim', 'fg_c_positions', 'fg_c'];
 
@@ -147,6 +147,7 @@ export async function buildFgC(ctx: RunContext, batches: Batch[], allowMissingBa
     dataset: 'fg_c',
     relation: 'out_fg_c',
     columns,
+    missingOptionalFields: inheritedMissingFields(todoBatches.map((b) => fgAOf.get(b.start)!)),
     partitionBy: ['baseline_horizon', 'dt', 'hh', 'mm'],
     plans: todo.map(({ b, c, partition }) => {
       const f = formatBatch(b);

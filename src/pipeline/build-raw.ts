@@ -45,7 +45,12 @@ const NO_ROWS_DQ = Object.fromEntries(
   ['rows_read', 'filter_null_bytes_ports', 'drop_malformed_ip', 'null_event_start', 'outside_batch', 'duration_non_negative', 'bytes_non_negative', 'rows_kept'].map((k) => [k, 0]),
 );
 
-const SHARED_TEMPLATES = ['events', 'ip_list_events', 'ip_dim', 'events_dq', 'events_kept'];
+/**
+ * Templates every raw-stage partition depends on, recorded in its manifest (a change makes it
+ * stale): the typed events and their DQ, the dq counters written into the manifest, the
+ * placement span of glob input and the parse checks that decide what is accepted.
+ */
+const SHARED_TEMPLATES = ['events', 'ip_list_events', 'ip_dim', 'events_dq', 'events_kept', 'dq_counts', 'raw_span', 'raw_parse_errors'];
 
 export interface BuildOutcome {
   committed: Manifest[];

@@ -52,5 +52,9 @@ export const batchOfManifest = (m: Manifest): Batch => ({
   start: Date.parse(`${m.partition_values.dt}T${m.partition_values.hh}:${m.partition_values.mm}:00Z`),
 });
 
+/** Optional raw fields missing upstream, carried into a derived dataset's manifest (sorted, once each). */
+export const inheritedMissingFields = (manifests: Manifest[]): string[] =>
+  [...new Set(manifests.flatMap((m) => m.missing_optional_fields ?? []))].sort();
+
 export const floorDay = (ms: number) => Math.floor(ms / DAY_MS) * DAY_MS;
 export { BATCH_MS };
