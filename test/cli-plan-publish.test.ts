@@ -36,6 +36,8 @@ const DAY = 96;
 const LEAD = 60 / 15 - 1;
 /** FG-B 1d horizon of reference D: FG-A window ends in [D-1, D) come from batches D-2 23:45 (no raw: a gap) .. D-1 23:30. */
 const PREV_BATCHES = 95;
+/** FG-A's novelty look-back of D reads the whole of D-1 (and days before it, which have no raw: a gap). */
+const LOOKBACK = DAY;
 const RAW_STAGE = 'delta+delta_peers+pair_counts';
 const FG_B_TABLES = ['host', 'segment', 'ip_metadata', 'pair_host', 'pair_segment'];
 /** The FG-C selection built in the middle of the chain: 10:00..11:45, 8 batches. */
@@ -65,8 +67,9 @@ beforeAll(async () => {
   const raw = await writeRawFixture(join(tmp.dir, 'in'), [PREV, D], { hosts: HOSTS });
   const js = jobSpecsWithPublish(join(tmp.dir, 'js'), {
     fg_c: { offline_s3_uri: offline },
-    // fg_a_wide has no record_id column (FEATURES.md §4.5): one record per host and window end.
-    fg_a_wide: { offline_s3_uri: offline, record_identifier: 'host_ip' },
+    // fg_a_wide has no record_id column (FEATURES.md §4.5): publish identifies its records by
+    // host_ip by default (one record per host and window end).
+    fg_a_wide: { offline_s3_uri: offline },
   });
   const jsBad = jobSpecsWithPublish(join(tmp.dir, 'js-bad'), {
     fg_c: { offline_s3_uri: offlineBad, features: ['record_id', 'sessions_cnt_z_mad', 'no_such_metric'] },
@@ -176,14 +179,16 @@ describe('ndr-sql plan build fg-c --date D --upstream', () => {
     expect(empty.header).toBe(true);
     expect(empty.steps.map(([d]) => d)).toEqual([RAW_STAGE, 'delta_peers_daily', 'fg_a', 'fg_b', 'fg_c']);
 
-    // Raw stage: D, the 3 lead batches of D-1 (for D's first w_1h windows) and the 95 batches FG-B's horizon needs.
-    expect(stepCounts(empty, RAW_STAGE)).toEqual(counts({ missing: 3 * (DAY + LEAD + PREV_BATCHES) }));
+    // Raw stage, in the order --upstream builds it: the look-back history of D (all of D-1, so that
+    // D's novelty sees it), the 3 lead batches of D-1 (D's first w_1h windows), D, and the 95
+    // batches FG-B's horizon needs. A partition planned by two steps is listed by each.
+    expect(stepCounts(empty, RAW_STAGE)).toEqual(counts({ missing: 3 * (LOOKBACK + LEAD + DAY + PREV_BATCHES) }));
     for (const ds of ['delta', 'delta_peers', 'pair_counts']) {
       expect(stateOf(empty, `${ds}/feature_spec_version=v1/dt=${D}/hh=00/mm=00`)).toEqual(['missing']);
       expect(stateOf(empty, `${ds}/feature_spec_version=v1/dt=${D}/hh=23/mm=45`)).toEqual(['missing']);
-      expect(stateOf(empty, `${ds}/feature_spec_version=v1/dt=${PREV}/hh=00/mm=00`)).toEqual(['missing']);
-      expect(stateOf(empty, `${ds}/feature_spec_version=v1/dt=${PREV}/hh=23/mm=45`)).toEqual(['missing']); // lead only
-      expect(stateOf(empty, `${ds}/feature_spec_version=v1/dt=${PREV}/hh=23/mm=15`)).toEqual(['missing', 'missing']); // lead, and FG-B's range
+      expect(stateOf(empty, `${ds}/feature_spec_version=v1/dt=${PREV}/hh=00/mm=00`)).toEqual(['missing', 'missing']); // look-back, FG-B's range
+      expect(stateOf(empty, `${ds}/feature_spec_version=v1/dt=${PREV}/hh=23/mm=45`)).toEqual(['missing', 'missing']); // look-back, lead
+      expect(stateOf(empty, `${ds}/feature_spec_version=v1/dt=${PREV}/hh=23/mm=15`)).toEqual(['missing', 'missing', 'missing']); // look-back, lead, FG-B's range
     }
     // FG-A: its input is built by the raw stage first, so every anchor is no_input for now.
     expect(stepCounts(empty, 'fg_a')).toEqual(counts({ no_input: DAY + PREV_BATCHES }));
@@ -204,8 +209,7 @@ describe('ndr-sql plan build fg-c --date D --upstream', () => {
   });
 
   it('on an empty warehouse also lists the FG-C partitions of D that the build would produce', () => {
-    // BUG (see report): buildFgC returns without `planned` when no FG-A batch is ready yet,
-    // so the plan prints `fg_c 0 0 0 0` although `build` would write 96 FG-C partitions.
+    // Every batch of D, as no_input until its FG-A exists (FG-C is planned in passes of 24 batches).
     const fgc = stepCounts(empty, 'fg_c')!;
     expect(fgc.missing + fgc.no_input, `fg_c line: ${JSON.stringify(fgc)}`).toBe(DAY);
     expect(empty.partitions.filter((p) => p.dataset === 'fg_c' && p.partition.includes(`dt=${D}`))).toHaveLength(DAY);
@@ -223,13 +227,32 @@ describe('ndr-sql plan build fg-c --date D --upstream', () => {
     expect(snapshot(wh)).toEqual(before);
 
     const p = parsePlan(r.stdout);
-    expect(stepCounts(p, RAW_STAGE)).toEqual(counts({ up_to_date: 3 * DAY, missing: 3 * (LEAD + PREV_BATCHES) }));
     expect(stateOf(p, `delta_peers/feature_spec_version=v1/dt=${D}/hh=12/mm=00`)).toEqual(['up_to_date']);
-    expect(stateOf(p, `pair_counts/feature_spec_version=v1/dt=${PREV}/hh=12/mm=00`)).toEqual(['missing']);
+    expect(stepCounts(p, RAW_STAGE)).toEqual(counts({ up_to_date: 3 * DAY, missing: 3 * (LOOKBACK + LEAD + PREV_BATCHES) }));
+    expect(stateOf(p, `pair_counts/feature_spec_version=v1/dt=${PREV}/hh=12/mm=00`)).toEqual(['missing', 'missing']); // look-back, FG-B's range
     // D's anchors now have their input: missing (would be built); D-1's still wait for the raw stage.
     expect(stepCounts(p, 'fg_a')).toEqual(counts({ missing: DAY, no_input: PREV_BATCHES }));
     expect(stateOf(p, `fg_a/feature_spec_version=v1/dt=${D}/hh=12/mm=00`)).toEqual(['missing']);
     expect(stepCounts(p, 'fg_b')).toEqual(counts({ missing: FG_B_TABLES.length }));
+  });
+
+  it('after FG-A of one batch is built (no FG-B yet), shows that FG-A up to date and FG-B, FG-C still to do', async () => {
+    const b = await runCli(['build', 'fg-a', '--batch', `${D}T10:00:00Z`, ...args]);
+    expect(b.code, b.stderr).toBe(0);
+    expect(committedBy(b.stdout)).toEqual({ fg_a: 1 });
+
+    const before = snapshot(wh);
+    const r = await runCli(['plan', 'build', 'fg-c', '--date', D, '--upstream', '--verbose', ...args]);
+    expect(snapshot(wh)).toEqual(before);
+    // FG-B is not built in a dry run: the plan still shows FG-C (it does not stop at the missing baseline).
+    expect(r.code, r.stderr).toBe(0);
+    const p = parsePlan(r.stdout);
+    expect(stepCounts(p, 'fg_a')).toEqual(counts({ up_to_date: 1, missing: DAY - 1, no_input: PREV_BATCHES }));
+    expect(stateOf(p, `fg_a/feature_spec_version=v1/dt=${D}/hh=10/mm=00`)).toEqual(['up_to_date']);
+    expect(stepCounts(p, 'fg_b')).toEqual(counts({ missing: FG_B_TABLES.length }));
+    const fgc = stepCounts(p, 'fg_c')!;
+    expect(fgc.up_to_date + fgc.stale).toBe(0);
+    expect(fgc.missing + fgc.no_input).toBe(DAY);
   });
 
   it('after FG-C of two hours is built with --upstream, the same selection plans as all up to date', async () => {
@@ -238,11 +261,13 @@ describe('ndr-sql plan build fg-c --date D --upstream', () => {
     const built = committedBy(b.stdout);
     expect(built.fg_c).toBe(SEL_BATCHES);
     expect(built.fg_b).toBe(FG_B_TABLES.length);
+    // All 8 anchors: 10:00, built above before D-1 existed, is stale now that its look-back has D-1.
     expect(built.fg_a).toBe(SEL_BATCHES + PREV_BATCHES);
 
     const r = await runCli(['plan', 'build', 'fg-c', ...SEL, '--upstream', ...args]);
     expect(r.code, r.stderr).toBe(0);
     const p = parsePlan(r.stdout);
+    // A complete look-back day (D-1 now) is only listed, not planned again.
     expect(stepCounts(p, RAW_STAGE)).toEqual(counts({ up_to_date: 3 * (LEAD + SEL_BATCHES + PREV_BATCHES) }));
     expect(stepCounts(p, 'fg_a')).toEqual(counts({ up_to_date: SEL_BATCHES + PREV_BATCHES }));
     expect(stepCounts(p, 'fg_b')).toEqual(counts({ up_to_date: FG_B_TABLES.length }));
@@ -250,9 +275,8 @@ describe('ndr-sql plan build fg-c --date D --upstream', () => {
   });
 
   it('what plan reports up to date, a rerun of the same build does not rebuild', async () => {
-    // BUG (see report): the first build made FG-A of 10:00-11:45 before FG-B's upstream built D-1,
-    // whose daily look-back compaction did not exist yet; plan (dry run) never counts that compaction,
-    // so it says "up to date", but build then commits delta_peers_daily, 8 fg_a and 8 fg_c partitions.
+    // --upstream builds FG-A's look-back history before FG-A, and FG-A's freshness follows the
+    // delta_peers batches of its look-back (not whether this run reads a day's compaction).
     const r = await runCli(['build', 'fg-c', ...SEL, '--upstream', ...args]);
     expect(r.code, r.stderr).toBe(0);
     expect(committedBy(r.stdout)).toEqual({});
@@ -262,16 +286,14 @@ describe('ndr-sql plan build fg-c --date D --upstream', () => {
     const r = await runCli(['plan', 'build', 'fg-c', '--date', D, '--upstream', ...args]);
     expect(r.code, r.stderr).toBe(0);
     const p = parsePlan(r.stdout);
-    // Soft assertions: two independent bugs show here, each reported on its own.
-    // Only D-1 23:45 (a lead batch of D, outside FG-B's range) has no raw stage yet.
-    expect.soft(stepCounts(p, RAW_STAGE)).toEqual(counts({ up_to_date: 3 * (DAY + LEAD + PREV_BATCHES) - 3, missing: 3 }));
-    expect.soft(stepCounts(p, 'fg_b')).toEqual(counts({ up_to_date: FG_B_TABLES.length }));
-    // BUG (see report, as on the empty warehouse): FG-C is planned in passes of 24 batches; a pass with
-    // no FG-A batch ready yet lists nothing, so only 16 of the 88 batches without FG-A show as no_input.
-    expect.soft(stepCounts(p, 'fg_c')).toEqual(counts({ up_to_date: SEL_BATCHES, no_input: DAY - SEL_BATCHES }));
-    // BUG (see report): FG-A's freshness depends on the selection (a look-back day is read as its daily
-    // compaction or as 96 batch manifests), so the 8 anchors built with --from/--to plan as stale for --date.
-    expect.soft(stepCounts(p, 'fg_a')).toEqual(counts({ up_to_date: SEL_BATCHES + PREV_BATCHES, missing: DAY - SEL_BATCHES }));
+    // The whole raw stage is built: D (above) and D-1 (the look-back, hence the lead and FG-B's
+    // range too); the complete look-back day itself is only listed, not planned.
+    expect(stepCounts(p, RAW_STAGE)).toEqual(counts({ up_to_date: 3 * (LEAD + DAY + PREV_BATCHES) }));
+    expect(stepCounts(p, 'fg_b')).toEqual(counts({ up_to_date: FG_B_TABLES.length }));
+    // Every batch of D is listed (no_input until its FG-A exists), whichever pass of 24 it falls in.
+    expect(stepCounts(p, 'fg_c')).toEqual(counts({ up_to_date: SEL_BATCHES, no_input: DAY - SEL_BATCHES }));
+    // FG-A's freshness does not depend on the selection: the anchors built with --from/--to are up to date for --date.
+    expect(stepCounts(p, 'fg_a')).toEqual(counts({ up_to_date: SEL_BATCHES + PREV_BATCHES, missing: DAY - SEL_BATCHES }));
   });
 });
 

@@ -298,7 +298,7 @@ describe('manifest of a committed partition', () => {
       const m = manifest('fg_a', mm);
       expect(m.inputs.find((x) => x.dataset === 'delta'), mm).toEqual(expectedFgAInput('delta', mm));
       expect(m.inputs.find((x) => x.dataset === 'delta_peers'), mm).toEqual(expectedFgAInput('delta_peers', mm));
-      expect(m.template.map((t) => t.name).sort()).toEqual([...macros, 'ip_list_peers', 'ip_dim', 'delta_to_fg_a', 'fg_a'].sort());
+      expect(m.template.map((t) => t.name).sort()).toEqual([...macros, 'ip_list_peers', 'ip_dim', 'delta_to_fg_a', 'fg_a', 'delta_peers_daily'].sort());
       for (const t of m.template) expect(t.sha256, t.name).toBe(templateSha(t.name));
       expect(m.jobspec_sha256).toBe(await expectedJobspecSha(['project_parameters', 'delta_builder', 'fg_a_builder']));
       const read = await parquetRows(m.files.map((f) => join(WH, m.partition, f.name)));

@@ -16,7 +16,7 @@ import { batchOfManifest, dailyPartition, digestInput, floorDay, inheritedMissin
 import { templateRefs } from './build-raw.ts';
 import type { PlanEntry, StepResult } from './build.ts';
 
-const FG_A_TEMPLATES = ['ip_list_peers', 'ip_dim', 'delta_to_fg_a', 'fg_a'];
+const FG_A_TEMPLATES = ['ip_list_peers', 'ip_dim', 'delta_to_fg_a', 'fg_a', 'delta_peers_daily'];
 
 function dayRange(fromMs: number, toMs: number): number[] {
   const out: number[] = [];
@@ -24,8 +24,35 @@ function dayRange(fromMs: number, toMs: number): number[] {
   return out;
 }
 
+/**
+ * The UTC days before `dayMs` whose delta_peers FG-A's novelty may read for the anchors of
+ * that day (from the look-back of its earliest window to the day before). Empty when novelty
+ * is disabled.
+ */
+export function lookbackDays(ctx: RunContext, dayMs: number): number[] {
+  const spec = ctx.specs.fg_a_builder;
+  if (!spec.novelty.enabled) return [];
+  const maxW = Math.max(...Object.values(spec.windows)) * 60_000;
+  const days: number[] = [];
+  for (let d = floorDay(dayMs - maxW - spec.lookback_days * DAY_MS); d < dayMs; d += DAY_MS) days.push(d);
+  return days;
+}
+
+/** The look-back days of `dayMs` (lookbackDays) whose delta_peers are not all committed: one listing per day. */
+export async function incompleteLookbackDays(ctx: RunContext, dayMs: number): Promise<number[]> {
+  const out: number[] = [];
+  for (const d of lookbackDays(ctx, dayMs)) {
+    const prefix = `delta_peers/feature_spec_version=${ctx.specs.version}/dt=${isoZ(d).slice(0, 10)}`;
+    if ((await ctx.warehouse.listCommitted(prefix)).length < DAY_MS / BATCH_MS) out.push(d);
+  }
+  return out;
+}
+
 /** Build (or refresh) the daily look-back compactions of the given UTC days. */
-export async function ensureDailyCompactions(ctx: RunContext, days: number[]): Promise<{ manifests: Manifest[]; result: StepResult }> {
+export async function ensureDailyCompactions(
+  ctx: RunContext,
+  days: number[],
+): Promise<{ manifests: Manifest[]; sources: Manifest[]; result: StepResult }> {
   const t0 = Date.now();
   const v = ctx.specs.version;
   const templates = await templateRefs(ctx, ['delta_peers_daily']);
@@ -68,7 +95,21 @@ export async function ensureDailyCompactions(ctx: RunContext, days: number[]): P
   }
   return {
     manifests: [...manifests, ...committed],
-    result: { dataset: 'delta_peers_daily', committed, skipped: manifests.map((m) => m.partition), missing: [], seconds: (Date.now() - t0) / 1000 },
+    sources: sources.flatMap((x) => x.manifests),
+    result: {
+      dataset: 'delta_peers_daily',
+      committed,
+      skipped: manifests.map((m) => m.partition),
+      missing: [],
+      seconds: (Date.now() - t0) / 1000,
+      planned: [
+        ...manifests.map((m) => ({ partition: m.partition, state: 'up_to_date' as const })),
+        ...todo.map((t) => {
+          const partition = dailyPartition('delta_peers_daily', v, t.day);
+          return { partition, state: existing.has(partition) ? ('stale' as const) : ('missing' as const) };
+        }),
+      ],
+    },
   };
 }
 
@@ -108,18 +149,19 @@ export async function buildFgA(ctx: RunContext, anchors: Batch[]): Promise<StepR
   const expectedFor = (a: Batch): Expected => {
     const T = batchEnd(a);
     const inWindow = (m: Manifest) => batchOfManifest(m).start >= T - maxW && batchOfManifest(m).start < T;
+    // The look-back is identified by the delta_peers batches of its days, however this run
+    // reads them (a day's compaction or its batches depends on the selection's span), so the
+    // same anchor is up to date or stale whatever the selection; compactions are derived from
+    // those batches (their template is among FG_A_TEMPLATES).
     const historyFrom = floorDay(T - maxW - lookback);
-    const inHistory = (m: Manifest) => {
-      const t = m.dataset === 'delta_peers_daily' ? Date.parse(`${m.partition_values.dt}T00:00:00Z`) : batchOfManifest(m).start;
-      return t >= historyFrom && t < T;
-    };
+    const inHistory = (m: Manifest) => batchOfManifest(m).start >= historyFrom && batchOfManifest(m).start < T;
     return {
       templates,
       jobspecSha256,
       inputs: [
         digestInput('delta', `window of ${isoZ(T)}`, delta.manifests.filter(inWindow)),
         digestInput('delta_peers', `window of ${isoZ(T)}`, peers.manifests.filter(inWindow)),
-        digestInput('lookback', `look-back of ${isoZ(T)}`, [...daily.manifests, ...edges].filter(inHistory)),
+        digestInput('lookback', `look-back of ${isoZ(T)}`, [...daily.sources, ...edges].filter(inHistory)),
       ],
     };
   };

@@ -84,8 +84,11 @@ export async function buildFgC(ctx: RunContext, batches: Batch[], allowMissingBa
   const fgA = await loadBatchInput(ctx, 'fg_a', batches[0].start, batches.at(-1)!.start + 1);
   const ready = batches.filter((b) => fgA.manifests.some((m) => batchOfManifest(m).start === b.start));
   const missing = batches.filter((b) => !ready.includes(b));
-  if (!ready.length) return { dataset: 'fg_c', committed: [], skipped: [], missing, seconds: (Date.now() - t0) / 1000 };
-  const choices = await chooseBaselines(ctx, ready, allowMissingBaseline);
+  const noInput: PlanEntry[] = missing.map((b) => ({ partition: batchPartition('fg_c', v, b, '*'), state: 'no_input' }));
+  if (!ready.length) return { dataset: 'fg_c', committed: [], skipped: [], missing, seconds: (Date.now() - t0) / 1000, planned: noInput };
+  // A plan (dry run) does not stop at a missing baseline: with --upstream the build makes it
+  // first; the partitions then show as missing (or stale), as a build would write them.
+  const choices = await chooseBaselines(ctx, ready, allowMissingBaseline || ctx.dryRun);
   const peers = await loadBatchInput(ctx, 'delta_peers', batchEnd(ready[0]) - maxW, batchEnd(ready.at(-1)!));
   const templates = await templateRefs(ctx, FG_C_TEMPLATES);
   const jobspecSha256 = jobspecHash(ctx, ['project_parameters', 'delta_builder', 'fg_a_builder', 'fg_b_builder', 'fg_c_builder']);
@@ -106,10 +109,7 @@ export async function buildFgC(ctx: RunContext, batches: Batch[], allowMissingBa
   };
   const existing = await ctx.warehouse.readManifests(targets.map((t) => t.partition));
   const states = targets.map((t) => (ctx.force ? 'stale' : partitionState(existing.get(t.partition), expectedOf(t.b, t.c))));
-  const planned: PlanEntry[] = [
-    ...targets.map((t, i) => ({ partition: t.partition, state: states[i] })),
-    ...missing.map((b) => ({ partition: batchPartition('fg_c', v, b, '*'), state: 'no_input' as const })),
-  ];
+  const planned: PlanEntry[] = [...targets.map((t, i) => ({ partition: t.partition, state: states[i] })), ...noInput];
   const todo = targets.filter((_, i) => states[i] !== 'up_to_date');
   const skipped = targets.filter((_, i) => states[i] === 'up_to_date').map((t) => t.partition);
   if (ctx.dryRun || !todo.length) return { dataset: 'fg_c', committed: [], skipped, missing, seconds: (Date.now() - t0) / 1000, planned };

@@ -6,9 +6,9 @@
  *   fg_c  <- fg_a of the batches, and fg_b of each day's scheduled reference date
  */
 import { InputNotReadyError } from '../errors/index.ts';
-import { BATCH_MS, DAY_MS, batchesInRange, type Batch } from '../engine/batches.ts';
+import { BATCH_MS, DAY_MS, batchesInRange, isoZ, type Batch } from '../engine/batches.ts';
 import { registerBuilder, buildRawStage, type StepResult } from './build.ts';
-import { buildFgA, ensureDailyCompactions } from './build-fg-a.ts';
+import { buildFgA, ensureDailyCompactions, incompleteLookbackDays } from './build-fg-a.ts';
 import { buildFgB, horizonRanges } from './build-fg-b.ts';
 import { buildFgC, scheduledReference } from './build-fg-c.ts';
 import type { RunContext } from './context.ts';
@@ -56,11 +56,36 @@ export function byDay(batches: Batch[]): Batch[][] {
   return [...days.values()];
 }
 
+/**
+ * The raw stage of the look-back days (lookbackDays) whose delta_peers are not all committed,
+ * gap-tolerant: FG-A's novelty reads their history, so with --upstream it must exist before
+ * FG-A runs, or new/rare counts would be computed against a history completed only later (and
+ * the next run would find FG-A stale). A complete day costs one listing, no manifest reads.
+ */
+async function lookbackHistory(ctx: RunContext, dayMs: number): Promise<StepResult[]> {
+  const steps: StepResult[] = [];
+  const noRaw: string[] = [];
+  for (const d of await incompleteLookbackDays(ctx, dayMs)) {
+    const day = isoZ(d).slice(0, 10);
+    try {
+      steps.push(await buildRawStage(ctx, batchesInRange(d, d + DAY_MS)));
+    } catch (e) {
+      if (!(e instanceof InputNotReadyError)) throw e;
+      noRaw.push(day);
+    }
+  }
+  // One line for the whole look-back, not one per day.
+  if (noRaw.length)
+    ctx.log.warn('lookback_gap', { before: isoZ(dayMs).slice(0, 10), days_without_raw: noRaw.length, first: noRaw[0], last: noRaw.at(-1)!, msg: 'novelty counts against the history that exists' });
+  return steps;
+}
+
 async function fgAWithUpstream(ctx: RunContext, batches: Batch[], upstream: boolean): Promise<StepResult[]> {
   const steps: StepResult[] = [];
   const maxW = Math.max(...Object.values(ctx.specs.fg_a_builder.windows)) * 60_000;
   for (const day of byDay(batches)) {
     if (upstream) {
+      steps.push(...(await lookbackHistory(ctx, Math.floor(day[0].start / DAY_MS) * DAY_MS)));
       // The first anchors' long windows reach back into the previous day: its deltas are inputs too.
       const lead = batchesInRange(day[0].start + BATCH_MS - maxW, day[0].start);
       if (lead.length) steps.push(...(await gapTolerant(ctx, () => buildRawStage(ctx, lead).then((r) => [r]))));

@@ -22,7 +22,7 @@ import { buildRawStage, type Buildable, type StepResult } from './build.ts';
 import { fgCChunks } from './builders.ts';
 import './builders.ts';
 import { RAW_DATASETS, type RawDataset } from './build-raw.ts';
-import { buildFgA } from './build-fg-a.ts';
+import { buildFgA, incompleteLookbackDays } from './build-fg-a.ts';
 import { buildFgB, horizonRanges, referenceDate } from './build-fg-b.ts';
 import { buildFgC, scheduledReference } from './build-fg-c.ts';
 import type { RunContext } from './context.ts';
@@ -340,23 +340,26 @@ function groupByDay(batches: Batch[]): Batch[][] {
  * part follows builders.ts (fgAWithUpstream, fgBWithUpstream); `lockOfPartition`
  * lets the caller check that what was committed was covered.
  */
-export function buildLocks(ctx: RunContext, t: BuildTarget): LockSpec[] {
+export async function buildLocks(ctx: RunContext, t: BuildTarget): Promise<LockSpec[]> {
   const out: LockSpec[] = [];
   const maxW = Math.max(...Object.values(ctx.specs.fg_a_builder.windows)) * 60_000;
-  const fgA = (batches: Batch[], upstream: boolean) => {
+  const fgA = async (batches: Batch[], upstream: boolean) => {
     for (const day of groupByDay(batches)) {
       if (upstream) {
-        // The first anchors' long windows read the previous day's deltas, which --upstream builds too.
+        // The look-back history FG-A's novelty reads (the days not complete yet, which
+        // --upstream builds: see lookbackHistory in builders.ts) and the previous day's deltas
+        // the first anchors' long windows read.
+        for (const d of await incompleteLookbackDays(ctx, floorDay(day[0].start))) out.push(...rawStep(ctx, batchesInRange(d, d + DAY_MS)).locks);
         for (const lead of groupByDay(batchesInRange(day[0].start + BATCH_MS - maxW, day[0].start))) out.push(...rawStep(ctx, lead).locks);
         out.push(...rawStep(ctx, day).locks);
       }
       out.push(...fgAStep(ctx, day).locks);
     }
   };
-  const fgB = (referenceMs: number, upstream: boolean) => {
+  const fgB = async (referenceMs: number, upstream: boolean) => {
     if (upstream) {
       const ranges = horizonRanges(ctx, referenceMs);
-      fgA(batchesInRange(Math.min(...ranges.map((r) => r.startMs)) - BATCH_MS, Math.max(...ranges.map((r) => r.endMs)) - BATCH_MS), true);
+      await fgA(batchesInRange(Math.min(...ranges.map((r) => r.startMs)) - BATCH_MS, Math.max(...ranges.map((r) => r.endMs)) - BATCH_MS), true);
     }
     out.push(...fgBStep(ctx, referenceMs).locks);
   };
@@ -372,16 +375,16 @@ export function buildLocks(ctx: RunContext, t: BuildTarget): LockSpec[] {
       out.push(...fgAStep(ctx, t.batches).locks.filter((l) => l.dataset === 'delta_peers_daily'));
       break;
     case 'fg_a':
-      fgA(t.batches, t.upstream);
+      await fgA(t.batches, t.upstream);
       break;
     case 'fg_b':
       if (t.referenceMs === undefined) throw new UsageError('fg_b needs a reference date');
-      fgB(t.referenceMs, t.upstream);
+      await fgB(t.referenceMs, t.upstream);
       break;
     case 'fg_c':
       if (t.upstream) {
-        fgA(t.batches, true);
-        for (const ref of new Set(t.batches.map((b) => scheduledReference(ctx, floorDay(b.start))))) fgB(ref, true);
+        await fgA(t.batches, true);
+        for (const ref of new Set(t.batches.map((b) => scheduledReference(ctx, floorDay(b.start))))) await fgB(ref, true);
       }
       for (const day of groupByDay(t.batches)) out.push(...fgCStep(ctx, day, false).locks);
       break;

@@ -3,6 +3,8 @@
  * for everything the build may write, upstream included; and the lock each
  * kind of partition falls under (lockOfPartition).
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { batchesOfDay, parseDay } from '../../src/engine/batches.ts';
 import type { JobSpecs } from '../../src/config/jobspec-schemas.ts';
@@ -21,6 +23,7 @@ const shrink = (schedule: 'daily' | 'monthly') => (s: JobSpecs) => {
   s.project_parameters.baseline_schedule = schedule;
   s.fg_a_builder.windows = { w_15m: 15, w_1h: 60 };
   s.fg_b_builder.horizons = { '1d': { days: 1, tail: 0, head: 0 } };
+  s.fg_a_builder.lookback_days = 3;
 };
 const keys = (locks: { dataset: string; range: string }[]) => locks.map((l) => `${l.dataset} ${l.range}`).sort();
 const raw = (day: string) => ['delta', 'delta_peers', 'pair_counts'].map((d) => `${d} dt=${day}`);
@@ -29,10 +32,13 @@ describe('buildLocks', () => {
   it('build fg-c --date D --upstream (daily, 1-day horizon, 1 h windows): raw and FG-A of D and the two days its inputs reach, FG-B of D, FG-C of D', async () => {
     const ctx = await testContext({ warehouse: `${tmp.dir}/wh-daily` }, shrink('daily'));
     try {
-      const locks = buildLocks(ctx, { dataset: 'fg_c', batches: batchesOfDay(parseDay(D)), upstream: true });
+      const locks = await buildLocks(ctx, { dataset: 'fg_c', batches: batchesOfDay(parseDay(D)), upstream: true });
       expect(keys(locks)).toEqual(
         [
           // D's first 1 h windows read D-1 23:15..23:45; FG-B's horizon reads FG-A of D-2 23:45 .. D-1 23:30, whose windows reach into D-2.
+          // The novelty look-back (3 days before each FG-A day's first window) of D, D-1 and D-2,
+          // none of them complete in this empty warehouse, reaches back to 2026-02-24.
+          ...['2026-02-24', '2026-02-25', '2026-02-26', '2026-02-27'].flatMap(raw),
           ...raw('2026-02-28'),
           ...raw('2026-03-01'),
           ...raw(D),
@@ -44,7 +50,27 @@ describe('buildLocks', () => {
           `fg_c dt=${D}`,
         ].sort(),
       );
-      expect(keys(buildLocks(ctx, { dataset: 'fg_c', batches: batchesOfDay(parseDay(D)), upstream: false }))).toEqual([`fg_c dt=${D}`]);
+      expect(keys(await buildLocks(ctx, { dataset: 'fg_c', batches: batchesOfDay(parseDay(D)), upstream: false }))).toEqual([`fg_c dt=${D}`]);
+    } finally {
+      ctx.session.close();
+    }
+  });
+
+  it('a look-back day whose delta_peers are all committed is not locked (nor rebuilt) by --upstream', async () => {
+    const ctx = await testContext({ warehouse: `${tmp.dir}/wh-complete` }, shrink('daily'));
+    try {
+      // Every batch of 2026-02-25 committed (a manifest per partition is what a listing sees); 2026-02-26 only half.
+      for (const [day, n] of [['2026-02-25', 96], ['2026-02-26', 48]] as const)
+        for (const b of batchesOfDay(parseDay(day)).slice(0, n)) {
+          const dir = join(tmp.dir, 'wh-complete', batchPartition('delta_peers', 'v1', b));
+          mkdirSync(dir, { recursive: true });
+          writeFileSync(join(dir, '_manifest.json'), '{}');
+        }
+      const locked = keys(await buildLocks(ctx, { dataset: 'fg_a', batches: batchesOfDay(parseDay('2026-02-28')), upstream: true }));
+      // Look-back of 2026-02-28: 2026-02-24 .. 2026-02-27; the complete day is left out, the half day is not.
+      expect(locked.filter((k) => k.startsWith('delta_peers dt='))).toEqual(
+        ['2026-02-24', '2026-02-26', '2026-02-27', '2026-02-28'].map((d) => `delta_peers dt=${d}`),
+      );
     } finally {
       ctx.session.close();
     }
@@ -53,12 +79,12 @@ describe('buildLocks', () => {
   it('monthly: FG-C upstream locks the 1st\'s FG-B; one raw dataset locks only itself', async () => {
     const ctx = await testContext({ warehouse: `${tmp.dir}/wh-monthly` }, shrink('monthly'));
     try {
-      const fgC = keys(buildLocks(ctx, { dataset: 'fg_c', batches: batchesOfDay(parseDay(D)), upstream: true }));
+      const fgC = keys(await buildLocks(ctx, { dataset: 'fg_c', batches: batchesOfDay(parseDay(D)), upstream: true }));
       expect(fgC.filter((k) => k.startsWith('fg_b'))).toEqual(['fg_b reference_date=2026-03-01']);
       expect(fgC.filter((k) => k.startsWith('fg_a'))).toEqual(['fg_a dt=2026-02-27', 'fg_a dt=2026-02-28', `fg_a dt=${D}`]);
-      expect(keys(buildLocks(ctx, { dataset: 'delta', batches: batchesOfDay(parseDay(D)), upstream: false }))).toEqual([`delta dt=${D}`]);
-      expect(keys(buildLocks(ctx, { dataset: 'delta', rawDatasets: ['delta', 'pair_counts'], batches: batchesOfDay(parseDay(D)), upstream: false }))).toEqual([`delta dt=${D}`, `pair_counts dt=${D}`]);
-      expect(keys(buildLocks(ctx, { dataset: 'fg_b', batches: [], referenceMs: parseDay('2026-03-01'), upstream: false }))).toEqual(['fg_b reference_date=2026-03-01']);
+      expect(keys(await buildLocks(ctx, { dataset: 'delta', batches: batchesOfDay(parseDay(D)), upstream: false }))).toEqual([`delta dt=${D}`]);
+      expect(keys(await buildLocks(ctx, { dataset: 'delta', rawDatasets: ['delta', 'pair_counts'], batches: batchesOfDay(parseDay(D)), upstream: false }))).toEqual([`delta dt=${D}`, `pair_counts dt=${D}`]);
+      expect(keys(await buildLocks(ctx, { dataset: 'fg_b', batches: [], referenceMs: parseDay('2026-03-01'), upstream: false }))).toEqual(['fg_b reference_date=2026-03-01']);
     } finally {
       ctx.session.close();
     }

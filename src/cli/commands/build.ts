@@ -81,7 +81,7 @@ export const buildCommand: CommandModule<object, BuildArgs> = {
     let held: Lock[] = [];
     try {
       backend = openBuildLocks(opened.runtime, args.locks ?? 'auto', ctx.log);
-      const locks = buildLocks(ctx, target);
+      const locks = await buildLocks(ctx, target);
       if (backend.locks) held = await takeLocks(ctx, backend.locks, locks, args);
       const results = rawStage ? [await buildRawStage(ctx, batches, rawStage)] : await build(ctx, dataset, batches, {
         upstream: target.upstream,
