@@ -7,7 +7,7 @@
  */
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURES, REPO, tempDir } from './support/context.ts';
@@ -18,7 +18,8 @@ const tmp = tempDir('ndr-bad-more-');
 afterAll(() => tmp.cleanup());
 const JOBSPECS = join(REPO, 'jobspecs');
 const PALOALTO = join(FIXTURES, 'raw', 'paloalto', 'fw-2026-03-26.ndjson');
-const ZEEK = join(FIXTURES, 'raw', 'zeek', 'conn.2026-11-24-12.log');
+/** The committed gzipped Zeek fixture; the test writes its plain twin (`*.log` files are git-ignored). */
+const ZEEK_GZ = join(FIXTURES, 'raw', 'zeek', 'conn.2026-11-24-12.log.gz');
 const ROW = {
   source_ip: '10.0.0.1', destination_ip: '10.0.0.2', source_port: 1000, destination_port: 443,
   source_bytes: 10, destination_bytes: 20, event_start: '2026-11-24T12:00:05Z', event_end: '2026-11-24T12:00:06Z',
@@ -105,7 +106,9 @@ describe('raw input', () => {
   });
 
   it('plain (not gzipped) Zeek TSV builds the same delta as its gzipped twin, with values from the fixture lines', async () => {
-    expect(existsSync(ZEEK) && existsSync(`${ZEEK}.gz`)).toBe(true);
+    const ZEEK = join(tmp.dir, 'zeek-plain', 'conn.2026-11-24-12.log');
+    mkdirSync(join(tmp.dir, 'zeek-plain'), { recursive: true });
+    writeFileSync(ZEEK, gunzipSync(readFileSync(ZEEK_GZ)));
     const range = ['--from', '2026-11-24T12:00:00Z', '--to', '2026-11-24T12:30:00Z'];
     const build = (raw: string, wh: string) =>
       runCli(['build', 'delta', ...range, '--raw', raw, '--raw-format', 'zeek_tsv', '--preset', 'zeek_conn', '--warehouse', wh, '--jobspecs', JOBSPECS]);
@@ -113,7 +116,7 @@ describe('raw input', () => {
     const whGz = join(tmp.dir, 'wh-zeek-gz');
     const rp = await build(ZEEK, whPlain);
     expect(rp.code, rp.stderr).toBe(0);
-    const rg = await build(`${ZEEK}.gz`, whGz);
+    const rg = await build(ZEEK_GZ, whGz);
     expect(rg.code, rg.stderr).toBe(0);
     const plain = await datasetRows(whPlain, 'delta');
     const gz = await datasetRows(whGz, 'delta');
