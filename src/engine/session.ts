@@ -84,7 +84,7 @@ export class Session {
     const profileDir = process.env.NDR_SQL_PROFILE_DIR;
     if (profileDir) {
       mkdirSync(profileDir, { recursive: true });
-      // Statements that are not profiled on purpose write to last.json, never to stdout.
+      // Statements that are not profiled on purpose write to last.json, never to the terminal.
       await session.run(inline(sql`PRAGMA enable_profiling = 'json'; SET profiling_output = ${lit(join(profileDir, 'last.json'))}`));
       session.profileDir = profileDir;
     }
