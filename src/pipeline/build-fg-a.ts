@@ -38,12 +38,21 @@ export function lookbackDays(ctx: RunContext, dayMs: number): number[] {
   return days;
 }
 
-/** The look-back days of `dayMs` (lookbackDays) whose delta_peers are not all committed: one listing per day. */
+/** Per run, the days already seen with every delta_peers batch committed (they stay so). */
+const completeDays = new WeakMap<RunContext, Set<number>>();
+
+/**
+ * The look-back days of `dayMs` (lookbackDays) whose delta_peers are not all committed: one
+ * listing per day, once per run for a complete day (an --upstream range asks for every day).
+ */
 export async function incompleteLookbackDays(ctx: RunContext, dayMs: number): Promise<number[]> {
+  const complete = completeDays.get(ctx) ?? completeDays.set(ctx, new Set()).get(ctx)!;
   const out: number[] = [];
   for (const d of lookbackDays(ctx, dayMs)) {
+    if (complete.has(d)) continue;
     const prefix = `delta_peers/feature_spec_version=${ctx.specs.version}/dt=${isoZ(d).slice(0, 10)}`;
     if ((await ctx.warehouse.listCommitted(prefix)).length < DAY_MS / BATCH_MS) out.push(d);
+    else complete.add(d);
   }
   return out;
 }
