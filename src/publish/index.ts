@@ -34,6 +34,7 @@ export {
   PUBLISH_TARGETS,
   publishSectionSchema,
   publishSpecSchema,
+  publishSpecFor,
   retryBudgetFor,
   type NanPolicy,
   type PublishSpec,

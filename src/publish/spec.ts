@@ -92,7 +92,32 @@ export type PublishSpec = z.infer<typeof publishSpecSchema>;
 export type PublishSpecInput = z.input<typeof publishSpecSchema>;
 
 /** The per-dataset map the lead adds as `project_parameters.publish`. */
-export const publishSectionSchema = z.record(z.string().regex(/^[a-z][a-z0-9_]{0,62}$/), publishSpecSchema).default({});
+/**
+ * Defaults that depend on the dataset. fg_a_wide has no record_id column: its rows are one
+ * per host and window end (FEATURES.md §4.5), so its records are identified by host_ip
+ * (versioned by the event time).
+ */
+const DATASET_DEFAULTS: Record<string, Partial<PublishSpecInput>> = { fg_a_wide: { record_identifier: 'host_ip' } };
+
+const withDatasetDefaults = (dataset: string, section?: unknown) => ({ ...DATASET_DEFAULTS[dataset], ...(section as object | undefined) });
+
+/** A dataset's publish spec: its JobSpec section (if any) over the dataset's defaults. */
+export function publishSpecFor(dataset: string, section?: unknown): PublishSpec {
+  return publishSpecSchema.parse(withDatasetDefaults(dataset, section));
+}
+
+export const publishSectionSchema = z
+  .record(z.string().regex(/^[a-z][a-z0-9_]{0,62}$/), z.unknown())
+  .default({})
+  .transform((section, ctx) => {
+    const out: Record<string, PublishSpec> = {};
+    for (const [dataset, spec] of Object.entries(section)) {
+      const parsed = publishSpecSchema.safeParse(withDatasetDefaults(dataset, spec));
+      if (parsed.success) out[dataset] = parsed.data;
+      else for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: [dataset, ...issue.path] });
+    }
+    return out;
+  });
 
 /** Effective retry budget for a run of `records` records. */
 export function retryBudgetFor(spec: Pick<PublishSpec, 'retry_budget'>, records: number): number {

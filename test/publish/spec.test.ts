@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { publishSectionSchema, publishSpecSchema, retryBudgetFor } from '../../src/publish/spec.ts';
+import { publishSectionSchema, publishSpecFor, publishSpecSchema, retryBudgetFor } from '../../src/publish/spec.ts';
 import { columnKind } from '../../src/publish/records.ts';
 import { formatPublishSummary, publishExitCode, safeBatchName, type PublishSummary } from '../../src/publish/common.ts';
 import { classifyPutRecordError, describeError, workerCount } from '../../src/publish/online.ts';
@@ -44,6 +44,18 @@ describe('publish spec', () => {
     expect(sec.fg_c.concurrency).toBe(32);
     expect(sec.fg_a_wide.nan_policy).toBe('dead_letter');
     expect(publishSectionSchema.parse(undefined)).toEqual({});
+  });
+
+  it('identifies fg_a_wide records by host_ip unless the section names a column; fg_c by record_id', () => {
+    const sec = publishSectionSchema.parse({ fg_c: {}, fg_a_wide: {} });
+    expect([sec.fg_c.record_identifier, sec.fg_a_wide.record_identifier]).toEqual(['record_id', 'host_ip']);
+    expect(publishSpecFor('fg_a_wide').record_identifier).toBe('host_ip');
+    expect(publishSpecFor('fg_a_wide', { record_identifier: 'mini_batch_id' }).record_identifier).toBe('mini_batch_id');
+    // Parsing an already parsed section again changes nothing.
+    expect(publishSpecFor('fg_a_wide', sec.fg_a_wide)).toEqual(sec.fg_a_wide);
+    // A bad value keeps its path below the dataset.
+    const bad = publishSectionSchema.safeParse({ fg_c: { concurrency: 0 } });
+    expect(bad.success ? [] : bad.error.issues.map((i) => i.path.join('.'))).toEqual(['fg_c.concurrency']);
   });
 
   it('computes the retry budget from a number or a percentage of the records', () => {

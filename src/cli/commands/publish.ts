@@ -13,7 +13,7 @@ import { createS3Client } from '../../aws/clients.ts';
 import { openRunContext, type RunContext } from '../../pipeline/context.ts';
 import { loadBatchInput, registerInput, batchOfManifest } from '../../pipeline/inputs.ts';
 import { formatPublishSummary, publish, publishExitCode } from '../../publish/index.ts';
-import { publishSpecSchema, type PublishSpec, type PublishTarget } from '../../publish/spec.ts';
+import { publishSpecFor, type PublishTarget } from '../../publish/spec.ts';
 import { fgAColumns } from '../../transforms/columns.ts';
 import { datasetName, openCommon, withCommonOptions, type CommonArgs } from '../common.ts';
 import { withSelection } from './build.ts';
@@ -54,15 +54,6 @@ async function sourcesFor(ctx: RunContext, dataset: 'fg_a_wide' | 'fg_c', horizo
   };
 }
 
-/**
- * fg_a_wide has no record_id column: its rows are one per host and window end (FEATURES.md
- * §4.5), so its records are identified by host_ip (versioned by the event time) unless the
- * JobSpec names another column.
- */
-function recordIdentifierFor(dataset: 'fg_a_wide' | 'fg_c', spec: PublishSpec): PublishSpec {
-  return dataset === 'fg_a_wide' && spec.record_identifier === 'record_id' ? { ...spec, record_identifier: 'host_ip' } : spec;
-}
-
 export const publishCommand: CommandModule<object, PublishArgs> = {
   command: 'publish <dataset>',
   describe: 'feature-store ingestion: offline (S3 Parquet, default) or online (PutRecord)',
@@ -77,7 +68,7 @@ export const publishCommand: CommandModule<object, PublishArgs> = {
     const batches = selectBatches(args);
     const opened = await openCommon(args);
     const ctx = await openRunContext(opened);
-    const spec = recordIdentifierFor(dataset, publishSpecSchema.parse(ctx.specs.project_parameters.publish[dataset] ?? {}));
+    const spec = publishSpecFor(dataset, ctx.specs.project_parameters.publish[dataset]);
     if (!spec.feature_group && !args.featureGroup)
       throw new ConfigError(`no feature group: pass --feature-group or set project_parameters.publish.${dataset}.feature_group`);
     const workDir = await ctx.warehouse.stagingDir(ctx.runId);
