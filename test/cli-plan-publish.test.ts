@@ -25,7 +25,7 @@ import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './support/cli.ts';
 import { tempDir } from './support/context.ts';
-import { cliArgs, datasetRows, writeRawFixture, writeTestJobSpecs } from './nightly/fixture.ts';
+import { cliArgs, datasetRows, events, writeRawFixture, writeTestJobSpecs } from './nightly/fixture.ts';
 
 const D = '2026-03-10';
 const PREV = '2026-03-09';
@@ -116,14 +116,6 @@ function parsePlan(stdout: string): Plan {
 }
 const stepCounts = (p: Plan, dataset: string) => p.steps.find(([d]) => d === dataset)?.[1];
 const stateOf = (p: Plan, partition: string) => p.partitions.filter((x) => x.partition === partition).map((x) => x.state);
-
-/** JSON-lines log events of a run (--log-format json writes them to stdout). */
-function events(stdout: string): Record<string, unknown>[] {
-  return stdout
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-}
 
 /** Partitions committed per dataset by a build run (its `step` events), zero counts left out. */
 function committedBy(stdout: string): Record<string, number> {

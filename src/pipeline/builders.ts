@@ -60,19 +60,14 @@ export function byDay(batches: Batch[]): Batch[][] {
  * The raw stage of the look-back days (lookbackDays) whose delta_peers are not all committed,
  * gap-tolerant: FG-A's novelty reads their history, so with --upstream it must exist before
  * FG-A runs, or new/rare counts would be computed against a history completed only later (and
- * the next run would find FG-A stale). A complete day costs one listing, no manifest reads.
+ * the next run would find FG-A stale). A complete day costs one listing per run, no manifest reads.
  */
 async function lookbackHistory(ctx: RunContext, dayMs: number): Promise<StepResult[]> {
   const steps: StepResult[] = [];
   const noRaw: string[] = [];
   for (const d of await incompleteLookbackDays(ctx, dayMs)) {
     const day = isoZ(d).slice(0, 10);
-    try {
-      steps.push(await buildRawStage(ctx, batchesInRange(d, d + DAY_MS)));
-    } catch (e) {
-      if (!(e instanceof InputNotReadyError)) throw e;
-      noRaw.push(day);
-    }
+    steps.push(...(await gapTolerant(ctx, () => buildRawStage(ctx, batchesInRange(d, d + DAY_MS)).then((r) => [r]), () => noRaw.push(day))));
   }
   // One line for the whole look-back, not one per day.
   if (noRaw.length)
@@ -96,13 +91,17 @@ async function fgAWithUpstream(ctx: RunContext, batches: Batch[], upstream: bool
   return steps;
 }
 
-/** Upstream input that does not exist yet is a gap, reported, not a failure. */
-async function gapTolerant(ctx: RunContext, fn: () => Promise<StepResult[]>): Promise<StepResult[]> {
+/** Upstream input that does not exist yet is a gap, reported (by default one warning each), not a failure. */
+async function gapTolerant(
+  ctx: RunContext,
+  fn: () => Promise<StepResult[]>,
+  onGap: (msg: string) => void = (msg) => ctx.log.warn('upstream_gap', { dataset: 'raw', msg }),
+): Promise<StepResult[]> {
   try {
     return await fn();
   } catch (e) {
     if (!(e instanceof InputNotReadyError)) throw e;
-    ctx.log.warn('upstream_gap', { dataset: 'raw', msg: (e as Error).message });
+    onGap((e as Error).message);
     return [];
   }
 }
