@@ -5,6 +5,7 @@
 import yargs from 'yargs';
 import { EXIT, exitCodeOf, oneLine } from '../errors/index.ts';
 import { commands } from './commands/index.ts';
+import { withRepeatedFlagCheck } from './repeated-flags.ts';
 
 export async function main(argv: string[]): Promise<number> {
   const debug = argv.includes('--debug');
@@ -21,6 +22,8 @@ export async function main(argv: string[]): Promise<number> {
     .fail((msg, err) => {
       throw err ?? new UsageFailure(msg);
     });
+  // A scalar flag given twice (`--limit 20 --limit 5`) is one usage error, for every command.
+  withRepeatedFlagCheck(parser);
   for (const c of commands) parser.command(c);
   try {
     await parser.parseAsync();
