@@ -307,7 +307,7 @@ async function main() {
     record({ bench: 's3_staged_vs_local', ...(await benchS3(join(WORK, `x${sizes[0]}`), cliAsync)) });
   }
   if (only.has('publish')) {
-    const { benchPublish } = await import('../src/publish/bench.ts');
+    const { benchPublish } = await import('./publish.ts');
     const r = await benchPublish({ log: (line) => console.log(line) });
     for (const run of r.online) record({ bench: 'publish_online', ...run, cpu_calibration_ms: r.cpuCalibrationMs });
     record({ bench: 'publish_offline', ...r.offline });

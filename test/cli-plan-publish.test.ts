@@ -247,6 +247,17 @@ describe('ndr-sql plan build fg-c --date D --upstream', () => {
     expect(fgc.missing + fgc.no_input).toBe(DAY);
   });
 
+  it('without --upstream, the plan stops where the build would: no baseline, exit 3 naming the fg-b command', async () => {
+    const before = snapshot(wh);
+    const plan = await runCli(['plan', 'build', 'fg-c', '--batch', `${D}T10:00:00Z`, ...args]);
+    const build = await runCli(['build', 'fg-c', '--batch', `${D}T10:00:00Z`, ...args]);
+    for (const r of [plan, build]) {
+      expect(r.code, r.stderr).toBe(3);
+      expect(r.stderr).toContain(`no FG-B baseline for horizon 1d at or before ${D}T10:00:00Z; build it with: ndr-sql build fg-b --date ${D}`);
+    }
+    expect(snapshot(wh)).toEqual(before);
+  });
+
   it('after FG-C of two hours is built with --upstream, the same selection plans as all up to date', async () => {
     const b = await runCli(['build', 'fg-c', ...SEL, '--upstream', ...args]);
     expect(b.code, b.stderr).toBe(0);

@@ -391,6 +391,14 @@ describe('fg_b templates', () => {
         else expect(v === null ? null : JSON.parse(JSON.stringify(v)), col).toEqual(full[i][col]);
       }
     }
+    // The other chunk, then fg_b_segment_merge over both: exactly the unchunked table.
+    await s.run(`CREATE OR REPLACE TEMP TABLE chunk_a AS FROM fgb_segment`);
+    await s.run(`SET VARIABLE fgb_metrics = ['deny_ratio', 'bytes_src_sum']`);
+    await runFgB(s, ['fg_b_segment']);
+    await s.run(`CREATE OR REPLACE TEMP TABLE chunk_b AS FROM fgb_segment`);
+    await s.run(`SET VARIABLE fgb_segment_chunks = ['chunk_b', 'chunk_a']`);
+    await s.run(`CREATE OR REPLACE TEMP TABLE merged AS ${(await loadTemplate('v1', 'fg_b_segment_merge')).text}`);
+    expect(await snapshot('merged', 'segment_id, window_label')).toBe(segment);
     await s.run(`RESET VARIABLE fgb_key_metrics; RESET VARIABLE fgb_metrics`);
   });
 

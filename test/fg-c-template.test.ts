@@ -3,7 +3,7 @@
  * Every expected number is derived in the comments from FEATURES.md §7 (eps = 1e-6,
  * z_max = 6, strong_z = 4, rarity_threshold = 0.5 unless a test says otherwise).
  */
-import { FGC_DERIVED_VARIABLES } from '../src/transforms/jobspec-params.ts';
+import { setFgCVariables } from '../src/transforms/jobspec-params.ts';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Session } from '../src/engine/session.ts';
 import { loadTemplate } from '../src/engine/templates.ts';
@@ -134,8 +134,9 @@ async function params(s: Session, opts: { eps?: number; transforms?: string[] } 
   await setVariables(s, { eps: opts.eps ?? EPS, z_max: 6, strong_z: 4, rarity_threshold: 0.5, feature_spec_version: 'v1' });
   await createParamTable(s, { name: 'p_fgc_metrics', columns: { metric: 'VARCHAR', scale_floor: 'DOUBLE' }, rows: METRICS });
   await createParamTable(s, { name: 'p_score_families', columns: { score: 'VARCHAR', metric: 'VARCHAR' }, rows: FAMILIES });
-  await createParamTable(s, { name: 'p_fgc_transforms', columns: { transform: 'VARCHAR' }, rows: (opts.transforms ?? TRANSFORMS).map((t) => [t]) });
-  for (const stmt of FGC_DERIVED_VARIABLES) await s.run(stmt);
+  const selected = opts.transforms ?? TRANSFORMS;
+  await createParamTable(s, { name: 'p_fgc_transforms', columns: { transform: 'VARCHAR', selected: 'BOOLEAN' }, rows: TRANSFORMS.map((t) => [t, selected.includes(t)]) });
+  await setFgCVariables(s, 'v1');
   await createParamTable(s, { name: 'p_windows', columns: { window_label: 'VARCHAR', minutes: 'INTEGER' }, rows: [['w_15m', 15], ['w_1h', 60]] });
   await createParamTable(s, {
     name: 'p_batch_baselines',
@@ -406,7 +407,7 @@ describe('fg_c template', () => {
     const reversed = [...M].reverse();
     await s.run(`CREATE OR REPLACE TEMP VIEW fg_a_in AS SELECT * EXCLUDE (${M.join(', ')}), ${reversed.join(', ')} FROM fga`);
     await createParamTable(s, { name: 'p_fgc_metrics', columns: { metric: 'VARCHAR', scale_floor: 'DOUBLE' }, rows: [...METRICS].reverse() });
-    for (const stmt of FGC_DERIVED_VARIABLES) await s.run(stmt);
+    await setFgCVariables(s, 'v1');
     await runFgC(s);
     const after = await s.all<Row>(`SELECT * FROM fgc ORDER BY host_ip, role DESC, window_label, baseline_horizon DESC`);
     expect(after.length).toBe(before.length);

@@ -10,7 +10,8 @@
 --   fgb_run            temp table from fg_b_run.sql (reference_date).
 --   p_baseline_metrics (metric, support_min); p_required_metrics (metric) — JobSpec
 --                      baseline_required_metrics.
---   p_inventory        (ip, machine_name) — optional inventory, may be empty.
+--   p_inventory        (ip, machine_name, ...) — the optional inventory file as read (any
+--                      column types: both are cast to VARCHAR here), may be empty.
 --   p_np_prefixes      (prefix) — non_persistent_machine_prefixes, may be empty.
 -- Parameters: none. Variables: feature_spec_version.
 -- Output grain: (host_ip, role, segment_id, time_band, window_label, baseline_horizon).
@@ -57,16 +58,16 @@ history AS (
     GROUP BY ALL
 ),
 inventory AS (
-    SELECT trim(i.ip) AS ip,
-           min(i.machine_name) AS machine_name,
+    SELECT trim(i.ip::VARCHAR) AS ip,
+           min(i.machine_name::VARCHAR) AS machine_name,
            bool_or(EXISTS (
                SELECT 1 FROM p_np_prefixes p
                WHERE p.prefix IS NOT NULL AND p.prefix <> ''
-                 AND starts_with(lower(i.machine_name), lower(p.prefix))
+                 AND starts_with(lower(i.machine_name::VARCHAR), lower(p.prefix))
            )) AS non_persistent
     FROM p_inventory i
     WHERE i.ip IS NOT NULL
-    GROUP BY trim(i.ip)
+    GROUP BY trim(i.ip::VARCHAR)
 )
 SELECT h.host_ip, h.role, h.segment_id, h.time_band, h.window_label, h.baseline_horizon,
        coalesce(hi.full_history, true)::INTEGER            AS is_full_history,

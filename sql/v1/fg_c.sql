@@ -26,8 +26,8 @@
 --   p_score_families     (score, metric): not read here; see fgc_positions.
 --   fgc_positions        one row from fg_c_positions.sql: _p_<metric> (position) and
 --                        _fam_<score> (positions of the family's metrics) columns.
---   p_fgc_transforms     (transform): not read here; its complement is the variable
---                        fgc_unselected_cols. Output order is the runner's (canonical) order.
+--   p_fgc_transforms     (transform, selected): not read here; see fg_c_variables.sql.
+--                        Output order is the runner's (canonical) order.
 -- Parameters: none (the runner reads this template as a view, which cannot hold parameters).
 -- How: nothing is unpivoted per FG-C row. Each row's x values and its routed FG-B statistics
 --   travel as lists indexed by metric position (p_fgc_metrics order): each source's columns are
@@ -40,7 +40,7 @@
 --   expression over its metrics' positions _fam_<score>.
 -- Variables:  eps, z_max, strong_z, rarity_threshold, feature_spec_version; fgc_metrics (the FG-C
 --   metrics in p_fgc_metrics order) and fgc_unselected_cols (the <m>_<t> columns of the
---   transforms the JobSpec did not select), set by the runner from the tables.
+--   transforms the JobSpec did not select), set from the tables by fg_c_variables.sql.
 -- Output grain: (host_ip, role, window_label, window_end_ts, baseline_horizon).
 -- Columns (the runner writes them in this order; the query's own order groups transforms):
 --   host_ip, role, window_label VARCHAR, window_start_ts, window_end_ts TIMESTAMP,

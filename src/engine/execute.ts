@@ -11,7 +11,7 @@ import type { Manifest, ManifestInput } from '../storage/manifest.ts';
 import type { Warehouse } from '../storage/warehouse.ts';
 import type { Column } from '../transforms/columns.ts';
 import type { Params, Session } from './session.ts';
-import { ident, inline, lit, litList, sql } from './sql.ts';
+import { ident, inline, lit, litList, parquetScan, sql, type SqlFragment } from './sql.ts';
 import { loadTemplate, type Template } from './templates.ts';
 
 export interface TemplateRef {
@@ -42,7 +42,7 @@ export async function materialize(
 
 /** Compare a relation with its contract: same names, same types; order is imposed on write. */
 export async function checkContract(session: Session, relation: string, contract: Column[], label: string): Promise<void> {
-  const actual = await session.describe(inline(sql`${ident(relation)}`));
+  const actual = await session.describe(relation);
   const have = new Map(actual.map((c) => [c.name, c.type]));
   const declared = new Set(contract.map((c) => c.name));
   for (const c of contract) {
@@ -144,7 +144,8 @@ async function writeEmpty(req: CommitRequest, dir: string, select: ReturnType<ty
   return file;
 }
 
-async function rowsPerFile(session: Session, files: string[]): Promise<Map<string, number>> {
+/** Row count of each Parquet file, from the footers (one metadata query for all of them). */
+export async function rowsPerFile(session: Session, files: string[]): Promise<Map<string, number>> {
   const rows = await session.all<{ file_name: string; n: number }>(
     inline(sql`SELECT file_name, sum(num_rows)::BIGINT AS n FROM parquet_file_metadata(${litList(files)}) GROUP BY file_name`),
   );
@@ -164,9 +165,14 @@ export async function registerInputView(
   // only needed when the partitions were written with different columns (e.g. port sets
   // changed between JobSpec versions). Each manifest records its files' columns.
   const sameColumns = new Set(manifests.map((m) => JSON.stringify(m.columns))).size <= 1;
-  const body = files.length
-    ? sql`SELECT * FROM read_parquet(${litList(files)}, union_by_name = ${sql.lit(!sameColumns)}, hive_partitioning = false)`
+  const relation = files.length
+    ? parquetScan(files, { unionByName: !sameColumns })
     : // No partition at all: an empty relation with the contract's schema.
-      sql`SELECT ${sql.join(columns.map((c) => sql`NULL::${sql.raw(c.type)} AS ${ident(c.name)}`))} WHERE false`;
-  await session.run(inline(sql`CREATE OR REPLACE TEMP VIEW ${ident(view)} AS ${body}`));
+      sql`(SELECT ${sql.join(columns.map((c) => sql`NULL::${sql.raw(c.type)} AS ${ident(c.name)}`))} WHERE false)`;
+  await createRelation(session, view, relation);
+}
+
+/** `CREATE OR REPLACE TEMP VIEW|TABLE <name>` over a relation: a table function, a view, a subquery. */
+export async function createRelation(session: Session, name: string, relation: SqlFragment, kind: 'VIEW' | 'TABLE' = 'VIEW'): Promise<void> {
+  await session.run(inline(sql`CREATE OR REPLACE TEMP ${sql.raw(kind)} ${ident(name)} AS SELECT * FROM ${relation}`));
 }

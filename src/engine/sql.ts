@@ -48,3 +48,13 @@ export function inline(fragment: SqlFragment): string {
   if (c.params.length) throw new Error(`internal: SQL fragment expected to be parameter-free: ${c.text}`);
   return c.text;
 }
+
+/** read_parquet over an explicit file list (never a glob); hive partition columns are not added. */
+export function parquetScan(files: readonly string[], opts: { unionByName?: boolean; filename?: string; fileRowNumber?: boolean } = {}): SqlFragment {
+  const extra = [
+    ...(opts.unionByName ? [sql`union_by_name = true`] : []),
+    ...(opts.filename ? [sql`filename = ${lit(opts.filename)}`] : []),
+    ...(opts.fileRowNumber ? [sql`file_row_number = true`] : []),
+  ];
+  return sql`read_parquet(${litList(files)}, hive_partitioning = false${sql.join(extra.map((e) => sql`, ${e}`), sql``)})`;
+}

@@ -9,7 +9,8 @@ import { join, resolve } from 'node:path';
 import type { JobSpecs } from '../config/jobspec-schemas.ts';
 import type { RuntimeConfig } from '../config/runtime.ts';
 import { selectBatches } from '../engine/batches.ts';
-import { ident, inline, lit, litList, sql } from '../engine/sql.ts';
+import { registerInputView } from '../engine/execute.ts';
+import { ident, inline, lit, sql } from '../engine/sql.ts';
 import type { Logger } from '../log/index.ts';
 import { build, type Buildable } from '../pipeline/build.ts';
 import '../pipeline/builders.ts';
@@ -23,10 +24,8 @@ export interface Mismatch {
 }
 
 async function datasetRelation(ctx: RunContext, dataset: string, view: string) {
-  const parts = await ctx.warehouse.listCommitted(dataset);
-  const manifests = [...(await ctx.warehouse.readManifests(parts)).values()];
-  const files = (await Promise.all(manifests.map((m) => ctx.warehouse.localDataFiles(m)))).flat();
-  await ctx.session.run(inline(sql`CREATE OR REPLACE TEMP VIEW ${ident(view)} AS SELECT * FROM read_parquet(${litList(files)}, hive_partitioning = false)`));
+  const manifests = [...(await ctx.warehouse.readManifests(await ctx.warehouse.listCommitted(dataset))).values()];
+  await registerInputView(ctx.session, ctx.warehouse, view, manifests, manifests[0]?.columns ?? []);
 }
 
 export async function runGoldenCase(
@@ -43,14 +42,16 @@ export async function runGoldenCase(
     const mismatches: Mismatch[] = [];
     for (const [dataset, opts] of Object.entries(c.datasets)) {
       await datasetRelation(ctx, dataset, 'actual');
-      const order = sql.join(opts.order_by.map(ident));
+      // Qualified, so that the order is the typed columns' even when the output is text.
+      const order = sql.join(opts.order_by.map((col) => sql.ref(`actual.${col}`)));
       const file = join(c.dir, `${dataset}.csv`);
-      const actual = sql`SELECT * EXCLUDE (${sql.join(['dt', 'hh', 'mm', ...opts.ignore].map(ident))}) FROM actual ORDER BY ${order}`;
+      const columns = sql`COLUMNS(* EXCLUDE (${sql.join(['dt', 'hh', 'mm', ...opts.ignore].map(ident))}))`;
+      const actual = (asText: boolean) => sql`SELECT ${columns}${asText ? sql`::VARCHAR` : sql``} FROM actual ORDER BY ${order}`;
       if (mode === 'update') {
-        await ctx.session.run(inline(sql`COPY (${actual}) TO ${lit(file)} (HEADER, DELIMITER ',')`));
+        await ctx.session.run(inline(sql`COPY (${actual(false)}) TO ${lit(file)} (HEADER, DELIMITER ',')`));
         continue;
       }
-      const got = await ctx.session.all<Record<string, string | null>>(inline(sql`SELECT COLUMNS(*)::VARCHAR FROM (${actual})`));
+      const got = await ctx.session.all<Record<string, string | null>>(inline(actual(true)));
       const want = await ctx.session.all<Record<string, string | null>>(
         inline(sql`SELECT * FROM read_csv(${lit(file)}, header = true, all_varchar = true, nullstr = '')`),
       );

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { DataError, ConfigError } from '../errors/index.ts';
 import { BATCH_MS, DAY_MS, isoZ } from '../engine/batches.ts';
-import { checkContract, materialize, stageAndCommit } from '../engine/execute.ts';
+import { checkContract, createRelation, materialize, stageAndCommit } from '../engine/execute.ts';
 import { createParamTable, setVariables } from '../engine/params.ts';
 import { sha256 } from '../config/jobspec-source.ts';
 import { ident, inline, lit, litList, sql } from '../engine/sql.ts';
@@ -108,12 +108,8 @@ async function materializeSegmentChunks(ctx: RunContext, template: string, as: s
     await setListVariable(ctx.session, 'fgb_metrics', chunk);
     await materialize(ctx.session, v, template, parts[i], params);
   }
-  const keys = sql.join(['segment_id', 'role', 'time_band', 'window_label'].map(ident));
-  const union = sql.join(parts.map((t) => sql`SELECT * FROM ${ident(t)}`), sql` UNION ALL `);
-  await ctx.session.run(
-    inline(sql`CREATE OR REPLACE TEMP TABLE ${ident(as)} AS
-               SELECT ${keys}, any_value(COLUMNS(* EXCLUDE (${keys}))) FROM (${union}) GROUP BY ${keys}`),
-  );
+  await setListVariable(ctx.session, 'fgb_segment_chunks', parts);
+  await materialize(ctx.session, v, 'fg_b_segment_merge', as);
   for (const t of parts) await ctx.session.run(inline(sql`DROP TABLE ${ident(t)}`));
 }
 
@@ -151,9 +147,17 @@ export interface Publication {
 export const publicationPath = (version: string, horizon: string, refDate: string) =>
   `fg_b/_publication/feature_spec_version=${version}/baseline_horizon=${horizon}/reference_date=${refDate}.json`;
 
-async function loadInventory(ctx: RunContext): Promise<{ rows: [string, string][]; input?: ManifestInput }> {
+/**
+ * The optional inventory file as the table p_inventory (ip, machine_name, as read), or an
+ * empty one. Read once per run, so the fingerprint matches what the baselines used.
+ */
+async function loadInventory(ctx: RunContext): Promise<{ input?: ManifestInput }> {
   const file = ctx.specs.fg_b_builder.inventory_file;
-  if (!file) return { rows: [] };
+  const table = 'p_inventory';
+  if (!file) {
+    await createParamTable(ctx.session, { name: table, columns: { ip: 'VARCHAR', machine_name: 'VARCHAR' }, rows: [] });
+    return {};
+  }
   const key = `${ctx.specs.project}/fg_b_builder#${ctx.specs.version}.inventory_file`;
   let text: string;
   try {
@@ -161,7 +165,6 @@ async function loadInventory(ctx: RunContext): Promise<{ rows: [string, string][
   } catch (e) {
     throw new DataError({ file, rule: 'inventory readable', jobspecKey: key }, (e as NodeJS.ErrnoException).code ?? String(e));
   }
-  const view = 'inventory_raw';
   const format = /\.parquet$/i.test(file) ? 'parquet' : /\.(json|ndjson|jsonl)(\.gz)?$/i.test(file) ? 'json' : 'csv';
   const reader = {
     parquet: sql`read_parquet(${lit(file)})`,
@@ -170,18 +173,15 @@ async function loadInventory(ctx: RunContext): Promise<{ rows: [string, string][
   }[format];
   let cols: string[];
   try {
-    await ctx.session.run(inline(sql`CREATE OR REPLACE TEMP VIEW inventory_raw AS SELECT * FROM ${reader}`));
-    cols = (await ctx.session.describe(view)).map((c) => c.name);
+    await createRelation(ctx.session, table, reader, 'TABLE');
+    cols = (await ctx.session.describe(table)).map((c) => c.name);
   } catch (e) {
     // DuckDB's reader errors can span many lines (a CSV sniffer dump): keep the first.
     throw new DataError({ file, rule: `inventory readable as ${format} (by its extension)`, jobspecKey: key }, String((e as Error).message).split('\n')[0]);
   }
   for (const need of ['ip', 'machine_name'])
     if (!cols.includes(need)) throw new DataError({ file, column: need, rule: 'inventory has columns ip, machine_name', jobspecKey: key }, `found ${cols.join(', ')}`);
-  const rows = await ctx.session.all<{ ip: string; machine_name: string }>(
-    'SELECT trim(ip::VARCHAR) AS ip, machine_name::VARCHAR AS machine_name FROM inventory_raw WHERE ip IS NOT NULL',
-  );
-  return { rows: rows.map((r) => [r.ip, r.machine_name]), input: { dataset: 'inventory', partition: file, fingerprint: sha256(text) } };
+  return { input: { dataset: 'inventory', partition: file, fingerprint: sha256(text) } };
 }
 
 export async function buildFgB(ctx: RunContext, referenceMs: number): Promise<StepResult> {
@@ -192,7 +192,7 @@ export async function buildFgB(ctx: RunContext, referenceMs: number): Promise<St
   const fgAMetrics = new Set(fgAColumns(ctx.specs).map((c) => c.name));
   for (const m of [...ctx.specs.fg_b_builder.anomaly_capping.key_metrics, ...ctx.specs.fg_b_builder.baseline_required_metrics])
     if (!fgAMetrics.has(m)) throw new ConfigError(`JobSpec ${ctx.specs.project}/fg_b_builder#${v}: FG-A has no metric ${m}`);
-  const templates = await templateRefs(ctx, [...new Set(FG_B_STEPS.map((s) => s.template))]);
+  const templates = await templateRefs(ctx, [...new Set([...FG_B_STEPS.map((s) => s.template), 'fg_b_segment_merge'])]);
   const jobspecSha256 = jobspecHash(ctx, ['project_parameters', 'delta_builder', 'fg_a_builder', 'fg_b_builder']);
   const inventory = await loadInventory(ctx);
   const committed: Manifest[] = [];
@@ -221,7 +221,9 @@ export async function buildFgB(ctx: RunContext, referenceMs: number): Promise<St
       continue;
     }
     planned.push(...parts.map((partition, i) => ({ partition, state: ctx.force && states[i] === 'up_to_date' ? ('stale' as const) : states[i] })));
-    if (!ctx.dryRun) todo.push({ range, fgA, pairs, inputs });
+    if (ctx.dryRun)
+      ctx.plannedBaselines.push({ horizon: range.horizon, reference_date: refDate, reference_ts: isoZ(referenceMs), baseline_start_ts: isoZ(range.startMs), baseline_end_ts: isoZ(range.endMs) });
+    else todo.push({ range, fgA, pairs, inputs });
   }
   if (!todo.length) return { dataset: 'fg_b', committed, skipped, missing: [], seconds: (Date.now() - t0) / 1000, planned };
 
@@ -239,7 +241,6 @@ export async function buildFgB(ctx: RunContext, referenceMs: number): Promise<St
                  WHERE window_end_ts >= ${lit(isoZ(first))}::TIMESTAMP AND window_end_ts < ${lit(isoZ(last))}::TIMESTAMP`),
     );
   }
-  await createParamTable(ctx.session, { name: 'p_inventory', columns: { ip: 'VARCHAR', machine_name: 'VARCHAR' }, rows: inventory.rows });
   // FG-B's own eps and z_max (FEATURES.md §0, §6.1); FG-C installs its own before it runs.
   await setVariables(ctx.session, { eps: ctx.specs.fg_b_builder.eps, z_max: ctx.specs.fg_b_builder.anomaly_capping.z_max });
   // The templates read only these metric columns (and compute statistics only for these).
@@ -255,11 +256,8 @@ export async function buildFgB(ctx: RunContext, referenceMs: number): Promise<St
         });
       // fg_a_in: this horizon's FG-A rows (the templates filter on the range themselves too).
       const rangeFilter = sql`window_end_ts >= ${lit(isoZ(range.startMs))}::TIMESTAMP AND window_end_ts < ${lit(isoZ(range.endMs))}::TIMESTAMP`;
-      await ctx.session.run(
-        loaded
-          ? inline(sql`CREATE OR REPLACE TEMP VIEW fg_a_in AS SELECT * FROM fgb_fg_a_rows WHERE ${rangeFilter}`)
-          : inline(sql`CREATE OR REPLACE TEMP VIEW fg_a_in AS SELECT * FROM fgb_fg_a WHERE ${rangeFilter}`),
-      );
+      const source = ident(loaded ? 'fgb_fg_a_rows' : 'fgb_fg_a');
+      await ctx.session.run(inline(sql`CREATE OR REPLACE TEMP VIEW fg_a_in AS SELECT * FROM ${source} WHERE ${rangeFilter}`));
       await registerInput(ctx, 'pair_counts_in', pairs.manifests, pairCountsColumns());
       const params = { horizon: range.horizon, range_start: isoZ(range.startMs), range_end: isoZ(range.endMs), reference_date: refDate };
       const rows = fgA.manifests.reduce((n, m) => n + m.row_count, 0);

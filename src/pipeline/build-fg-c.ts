@@ -18,7 +18,7 @@ import { jobspecHash, type RunContext } from './context.ts';
 import { partitionState, type Expected } from './freshness.ts';
 import { batchOfManifest, digestInput, inheritedMissingFields, loadBatchInput, registerInput } from './inputs.ts';
 
-const FG_C_TEMPLATES = ['ip_list_peers', 'ip_dim', 'fg_c_positions', 'fg_c'];
+const FG_C_TEMPLATES = ['ip_list_peers', 'ip_dim', 'fg_c_variables', 'fg_c_positions', 'fg_c'];
 
 /** The reference date FG-B is scheduled for on a day (JobSpec baseline_schedule). */
 export function scheduledReference(ctx: RunContext, dayMs: number): number {
@@ -33,15 +33,21 @@ export function scheduledReference(ctx: RunContext, dayMs: number): number {
   }
 }
 
+/** What FG-C reads of a publication; in a plan, also one an earlier step would write (run_id 'planned'). */
+type BaselineRef = Pick<Publication, 'reference_date' | 'reference_ts' | 'baseline_start_ts' | 'baseline_end_ts' | 'run_id'>;
+
 interface BaselineChoice {
   horizon: string;
-  publication?: Publication;
+  publication?: BaselineRef;
 }
 
 export async function chooseBaselines(ctx: RunContext, batches: Batch[], allowMissing: boolean): Promise<Map<number, BaselineChoice[]>> {
   const horizons = Object.keys(ctx.specs.fg_b_builder.horizons);
-  const refs = new Map(await Promise.all(horizons.map(async (h) => [h, await publishedReferences(ctx, h)] as const)));
-  const pubs = new Map<string, Publication>();
+  const pubs = new Map<string, BaselineRef>();
+  // A plan counts the baselines its earlier steps would (re)write as if they were published.
+  for (const p of ctx.plannedBaselines) pubs.set(`${p.horizon}/${p.reference_date}`, { ...p, run_id: 'planned' });
+  const planned = (h: string) => ctx.plannedBaselines.filter((p) => p.horizon === h).map((p) => p.reference_date);
+  const refs = new Map(await Promise.all(horizons.map(async (h) => [h, [...new Set([...(await publishedReferences(ctx, h)), ...planned(h)])].sort()] as const)));
   const publication = async (h: string, date: string) => {
     const key = `${h}/${date}`;
     if (!pubs.has(key)) pubs.set(key, (await ctx.warehouse.readJson<Publication>(publicationPath(ctx.specs.version, h, date)))!);
@@ -86,9 +92,7 @@ export async function buildFgC(ctx: RunContext, batches: Batch[], allowMissingBa
   const missing = batches.filter((b) => !ready.includes(b));
   const noInput: PlanEntry[] = missing.map((b) => ({ partition: batchPartition('fg_c', v, b, '*'), state: 'no_input' }));
   if (!ready.length) return { dataset: 'fg_c', committed: [], skipped: [], missing, seconds: (Date.now() - t0) / 1000, planned: noInput };
-  // A plan (dry run) does not stop at a missing baseline: with --upstream the build makes it
-  // first; the partitions then show as missing (or stale), as a build would write them.
-  const choices = await chooseBaselines(ctx, ready, allowMissingBaseline || ctx.dryRun);
+  const choices = await chooseBaselines(ctx, ready, allowMissingBaseline);
   const peers = await loadBatchInput(ctx, 'delta_peers', batchEnd(ready[0]) - maxW, batchEnd(ready.at(-1)!));
   const templates = await templateRefs(ctx, FG_C_TEMPLATES);
   const jobspecSha256 = jobspecHash(ctx, ['project_parameters', 'delta_builder', 'fg_a_builder', 'fg_b_builder', 'fg_c_builder']);

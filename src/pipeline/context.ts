@@ -23,6 +23,20 @@ export interface RunContext {
   force: boolean;
   /** `ndr-sql plan`: decide what would run, write nothing. */
   dryRun: boolean;
+  /**
+   * In a dry run, the FG-B publications an earlier step of the same plan would (re)write, so
+   * that FG-C plans against the baselines the build would have by then (and a plan without
+   * them stops where the build would). Empty outside dry runs.
+   */
+  plannedBaselines: PlannedBaseline[];
+}
+
+export interface PlannedBaseline {
+  horizon: string;
+  reference_date: string;
+  reference_ts: string;
+  baseline_start_ts: string;
+  baseline_end_ts: string;
 }
 
 const PACKAGE_VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
@@ -53,10 +67,27 @@ export async function openRunContext(args: {
     runtime: args.runtime,
     runId: newRunId(),
     log: args.log,
-    engine: { ndr_sql: PACKAGE_VERSION, duckdb: await session.duckdbVersion() },
+    engine: { ndr_sql: PACKAGE_VERSION, duckdb: session.duckdbVersion() },
     force: args.force ?? false,
     dryRun: args.dryRun ?? false,
+    plannedBaselines: [],
   };
+}
+
+/**
+ * Run `fn` as a plan (ctx.dryRun), then restore the context: a plan inside a real run (the
+ * tracked runner's "what would this step build") must not leave its planned baselines behind.
+ */
+export async function withDryRun<T>(ctx: RunContext, fn: () => Promise<T>): Promise<T> {
+  const was = ctx.dryRun;
+  const planned = ctx.plannedBaselines.length;
+  ctx.dryRun = true;
+  try {
+    return await fn();
+  } finally {
+    ctx.dryRun = was;
+    ctx.plannedBaselines.length = planned;
+  }
 }
 
 /**

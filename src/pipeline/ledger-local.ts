@@ -233,13 +233,25 @@ export class LocalLedger implements Ledger {
     return this.sessions.enqueue(fn, this.busyTimeoutMs);
   }
 
+  /** Rows whose columns equal `eq` (names from this file), partition_ms within the optional range, in key order. */
+  private async select(conn: DuckDBConnection, eq: Record<string, DuckDBValue>, range: { fromMs?: number; toMs?: number } = {}): Promise<LedgerEntry[]> {
+    const where = Object.keys(eq).map((c) => `"${c}" = $${c}`);
+    const params = { ...eq };
+    if (range.fromMs !== undefined) {
+      where.push('"partition_ms" >= $from_ms');
+      params.from_ms = BigInt(range.fromMs);
+    }
+    if (range.toMs !== undefined) {
+      where.push('"partition_ms" < $to_ms');
+      params.to_ms = BigInt(range.toMs);
+    }
+    const reader = await conn.runAndReadAll(`SELECT ${COLUMN_LIST} FROM ledger WHERE ${where.join(' AND ')} ORDER BY "dataset", "partition"`, params);
+    return (reader.getRowObjectsJS() as Row[]).map(fromRow);
+  }
+
   private async read(conn: DuckDBConnection, key: LedgerKey): Promise<LedgerEntry | undefined> {
-    const reader = await conn.runAndReadAll(
-      `SELECT ${COLUMN_LIST} FROM ledger WHERE "project" = $1 AND "version" = $2 AND "dataset" = $3 AND "partition" = $4`,
-      [key.project, key.version, key.dataset, key.partition],
-    );
-    const rows = reader.getRowObjectsJS() as Row[];
-    return rows.length ? fromRow(rows[0]) : undefined;
+    const [entry] = await this.select(conn, { project: key.project, version: key.version, dataset: key.dataset, partition: key.partition });
+    return entry;
   }
 
   record(input: LedgerRecordInput): Promise<LedgerEntry> {
@@ -272,9 +284,8 @@ export class LocalLedger implements Ledger {
         const merged = new Map<string, LedgerEntry>();
         for (const scope of new Set(inputs.map((i) => JSON.stringify([i.project, i.version])))) {
           const [project, version] = JSON.parse(scope) as [string, string];
-          const reader = await conn.runAndReadAll(`SELECT ${COLUMN_LIST} FROM ledger WHERE "project" = $1 AND "version" = $2`, [project, version]);
           const wanted = new Set(inputs.map(keyOf));
-          for (const e of (reader.getRowObjectsJS() as Row[]).map(fromRow)) if (wanted.has(keyOf(e))) merged.set(keyOf(e), e);
+          for (const e of await this.select(conn, { project, version })) if (wanted.has(keyOf(e))) merged.set(keyOf(e), e);
         }
         for (const i of inputs) merged.set(keyOf(i), mergeLedgerEntry(merged.get(keyOf(i)), i));
         const rows = inputs.map((i) => merged.get(keyOf(i))!).filter((e, idx, all) => all.indexOf(e) === idx);
@@ -298,27 +309,10 @@ export class LocalLedger implements Ledger {
 
   list(filter: LedgerFilter): Promise<LedgerEntry[]> {
     return this.withConnection(async (conn) => {
-      const where = ['"project" = $project', '"version" = $version'];
-      const params: Record<string, DuckDBValue> = { project: filter.project, version: filter.version };
-      if (filter.dataset !== undefined) {
-        where.push('"dataset" = $dataset');
-        params.dataset = filter.dataset;
-      }
-      if (filter.status !== undefined) {
-        where.push('"status" = $status');
-        params.status = filter.status;
-      }
-      if (filter.fromMs !== undefined) {
-        where.push('"partition_ms" >= $from_ms');
-        params.from_ms = BigInt(filter.fromMs);
-      }
-      if (filter.toMs !== undefined) {
-        where.push('"partition_ms" < $to_ms');
-        params.to_ms = BigInt(filter.toMs);
-      }
-      const reader = await conn.runAndReadAll(`SELECT ${COLUMN_LIST} FROM ledger WHERE ${where.join(' AND ')} ORDER BY "dataset", "partition"`, params);
-      return (reader.getRowObjectsJS() as Row[])
-        .map(fromRow)
+      const eq: Record<string, DuckDBValue> = { project: filter.project, version: filter.version };
+      if (filter.dataset !== undefined) eq.dataset = filter.dataset;
+      if (filter.status !== undefined) eq.status = filter.status;
+      return (await this.select(conn, eq, filter))
         .filter((e) => matchesFilter(e, filter))
         .sort(compareEntries);
     });

@@ -25,7 +25,7 @@ import { RAW_DATASETS, type RawDataset } from './build-raw.ts';
 import { buildFgA, incompleteLookbackDays } from './build-fg-a.ts';
 import { buildFgB, horizonRanges, referenceDate } from './build-fg-b.ts';
 import { buildFgC, scheduledReference } from './build-fg-c.ts';
-import type { RunContext } from './context.ts';
+import { withDryRun, type RunContext } from './context.ts';
 import { normalizeDataset } from './dag.ts';
 import { DynamoLedger } from './ledger-dynamo.ts';
 import { LocalLedger } from './ledger-local.ts';
@@ -282,10 +282,8 @@ export async function planNightly(
   if (target === 'streaming') steps = streamingSteps(ctx, [streamingBatch(args)], opts);
   else if (target === 'nightly') steps = nightlyDays(args).flatMap((d) => nightlySteps(ctx, d, opts));
   else throw new UsageError(`plan run ${target}: expected nightly or streaming`);
-  const was = ctx.dryRun;
-  ctx.dryRun = true;
   const out: StepResult[] = [];
-  try {
+  await withDryRun(ctx, async () => {
     for (const s of steps) {
       const t0 = Date.now();
       try {
@@ -307,9 +305,7 @@ export async function planNightly(
         });
       }
     }
-  } finally {
-    ctx.dryRun = was;
-  }
+  });
   return out;
 }
 

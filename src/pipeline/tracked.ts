@@ -24,7 +24,7 @@ import { RunSummary, type Progress } from '../log/index.ts';
 import type { Manifest } from '../storage/manifest.ts';
 import { batchPartition } from '../storage/layout.ts';
 import type { PlanEntry, StepResult } from './build.ts';
-import type { RunContext } from './context.ts';
+import { withDryRun, type RunContext } from './context.ts';
 import { LEASE_MS, acquireAll, lockKey, releaseAll, type Lock, type LockManager, type LockSpec } from './lock.ts';
 import type { Ledger, LedgerEntry, LedgerRecordInput } from './ledger.ts';
 import { withRetry, type RetryOptions } from './retry.ts';
@@ -175,14 +175,8 @@ export class Tracker {
   }
 
   /** The builder call with ctx.dryRun set: what it would build. */
-  private async dryRun(def: StepDef): Promise<StepResult[]> {
-    const was = this.ctx.dryRun;
-    this.ctx.dryRun = true;
-    try {
-      return await def.run();
-    } finally {
-      this.ctx.dryRun = was;
-    }
+  private dryRun(def: StepDef): Promise<StepResult[]> {
+    return withDryRun(this.ctx, () => def.run());
   }
 
   async step(def: StepDef): Promise<StepOutcome> {

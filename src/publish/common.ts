@@ -6,7 +6,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { Session } from '../engine/session.ts';
 import { ConfigError } from '../errors/index.ts';
 import { ident, inline, lit, sql } from '../engine/sql.ts';
-import { DEAD_LETTER_COLUMNS, ROW_KEY, sourceSelectList, type PreparedRows } from './records.ts';
+import { DEAD_LETTER_COLUMNS, ROW_KEY, sourceSelectList, type PreparedRows, type RowCounts } from './records.ts';
 import type { PublishSpec, PublishTarget } from './spec.ts';
 import { joinUri, ObjectStore, type AwsOptions } from './store.ts';
 
@@ -144,6 +144,7 @@ export interface RowFailure {
 export async function writeDeadLetters(
   opts: PublishOptions,
   prepared: PreparedRows | undefined,
+  counts: RowCounts,
   target: PublishTarget,
   featureGroup: string,
   failures: RowFailure[],
@@ -154,9 +155,8 @@ export async function writeDeadLetters(
   const uri = opts.spec.dead_letter_uri ? joinUri(opts.spec.dead_letter_uri, name) : undefined;
   const store = new ObjectStore(opts.s3, opts.aws);
   const s = opts.session;
-  const rejected = prepared
-    ? (await s.one<{ n: number }>(inline(sql`SELECT count(*) AS n FROM ${ident(prepared.rowsView)} WHERE __pub_reject IS NOT NULL`))).n
-    : 0;
+  // Rows rejected in SQL (countRows counted them when the run began).
+  const rejected = counts.records - counts.publishable;
   if (!prepared || rejected + failures.length === 0) {
     await rm(file, { force: true });
     if (uri) await store.deleteMany([uri]);

@@ -25,7 +25,8 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import pLimit from 'p-limit';
 import { ConfigError } from '../errors/index.ts';
-import { ident, inline, lit, litList, sql } from '../engine/sql.ts';
+import { ident, inline, lit, sql } from '../engine/sql.ts';
+import { rowsPerFile } from '../engine/execute.ts';
 import {
   resolveFeatureGroup,
   safeBatchName,
@@ -118,13 +119,7 @@ export async function publishOffline(opts: PublishOptions): Promise<PublishSumma
     }
 
     // 2. Deterministic names: <batch>-<n>.parquet per partition.
-    const rowsByFile = new Map<string, number>();
-    if (staged.length) {
-      const meta = await session.all<{ file_name: string; num_rows: number }>(
-        inline(sql`SELECT file_name, num_rows FROM parquet_file_metadata(${litList(staged.map((s) => s.path))})`),
-      );
-      for (const m of meta) rowsByFile.set(m.file_name, Number(m.num_rows));
-    }
+    const rowsByFile = staged.length ? await rowsPerFile(session, staged.map((s) => s.path)) : new Map<string, number>();
     const perPartition = new Map<string, number>();
     const files: (OfflineFile & { local: string })[] = staged.map((s) => {
       const n = perPartition.get(s.partition) ?? 0;
@@ -163,7 +158,7 @@ export async function publishOffline(opts: PublishOptions): Promise<PublishSumma
     await store.putJson(recordUri, record('committed', files.map((f) => f.uri)));
 
     // 4. Rows that could not be published.
-    const dl = await writeDeadLetters(opts, prepared, 'offline', featureGroup, [], now());
+    const dl = await writeDeadLetters(opts, prepared, counts, 'offline', featureGroup, [], now());
 
     const elapsedMs = performance.now() - t0;
     const bytes = files.reduce((a, f) => a + f.bytes, 0);

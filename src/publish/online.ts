@@ -153,7 +153,7 @@ export async function publishOnline(opts: OnlinePublishOptions): Promise<Publish
     const reasons: Record<string, number> = { ...counts.rejected };
     const failures = sent.failures.map((f) => toRowFailure(f, aborted));
     for (const f of failures) reasons[f.key] = (reasons[f.key] ?? 0) + 1;
-    const dl = await writeDeadLetters(opts, prepared, 'online', featureGroup, failures, now());
+    const dl = await writeDeadLetters(opts, prepared, counts, 'online', featureGroup, failures, now());
     const elapsedMs = performance.now() - t0;
     const published = counters[C.published];
     return {

@@ -21,7 +21,8 @@
 import { existsSync } from 'node:fs';
 import { DataError } from '../errors/index.ts';
 import type { Session } from '../engine/session.ts';
-import { ident, inline, lit, litList, sql, type SqlFragment } from '../engine/sql.ts';
+import { createRelation } from '../engine/execute.ts';
+import { ident, inline, lit, parquetScan, sql, type SqlFragment } from '../engine/sql.ts';
 import { FS_NAME, FS_RESERVED, OFFLINE_PARTITION_COLUMNS, type PublishSpec, type PublishTarget } from './spec.ts';
 
 export type ColumnKind = 'int' | 'float' | 'decimal' | 'bool' | 'timestamp' | 'date' | 'string' | 'unsupported';
@@ -167,16 +168,12 @@ export async function prepareRows(
   const baseView = `__pub_base_${process.pid}_${n}`;
   const rowsView = `__pub_rows_${process.pid}_${n}`;
 
-  await session.run(
-    inline(
-      sql`CREATE OR REPLACE TEMP VIEW ${ident(srcView)} AS SELECT * FROM read_parquet(${litList(files)}, union_by_name = true, filename = ${lit(FILE_COL)}, file_row_number = true)`,
-    ),
-  );
+  await createRelation(session, srcView, parquetScan(files, { unionByName: true, filename: FILE_COL, fileRowNumber: true }));
   const drop = async () => {
     for (const v of [rowsView, baseView, srcView]) await session.run(inline(sql`DROP VIEW IF EXISTS ${ident(v)}`));
   };
   try {
-    const described = await session.describe(inline(sql`${ident(srcView)}`));
+    const described = await session.describe(srcView);
     const sourceColumns: SourceColumn[] = described
       .filter((c) => c.name !== FILE_COL && c.name !== ROW_COL && !isDeadLetterColumn(c.name))
       .map((c) => ({ name: c.name, type: c.type, kind: columnKind(c.type) }));

@@ -15,6 +15,7 @@ import {
   type CanonicalField,
 } from '../config/jobspec-schemas.ts';
 import type { Session } from '../engine/session.ts';
+import { createRelation } from '../engine/execute.ts';
 import { ident, inline, lit, litList, sql, type SqlFragment } from '../engine/sql.ts';
 import { loadTemplate } from '../engine/templates.ts';
 import type { RawFile } from './locate.ts';
@@ -101,8 +102,9 @@ export async function registerRawViews(session: Session, raw: ResolvedRawInput, 
   const templates: { name: string; sha256: string }[] = [];
   const reader = await readerFor(raw, files);
   await guarded(files, `readable ${raw.format}`, async () => {
-    await session.run(inline(sql`CREATE OR REPLACE TEMP VIEW raw_src AS SELECT * FROM ${reader}`));
-    await session.run('SELECT count(*) FROM (SELECT * FROM raw_src LIMIT 1)');
+    await createRelation(session, 'raw_src', reader);
+    // Read one row now, so an unreadable file fails here, named, rather than mid-build.
+    await session.run('FROM raw_src LIMIT 1');
   });
   let sourceColumns = (await session.describe('raw_src')).map((c) => c.name);
 

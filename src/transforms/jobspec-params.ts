@@ -5,9 +5,9 @@
  */
 import { FG_C_TRANSFORMS, type JobSpecs } from '../config/jobspec-schemas.ts';
 import { ConfigError } from '../errors/index.ts';
-import { createParamTable, setVariables } from '../engine/params.ts';
+import { createParamTable, setVariables, type Scalar } from '../engine/params.ts';
 import type { Session } from '../engine/session.ts';
-import { inline, litList } from '../engine/sql.ts';
+import { loadTemplate } from '../engine/templates.ts';
 import { defaultBaselineMetrics, fgAColumns } from './columns.ts';
 
 /** Action strings are matched case-insensitively with spaces/underscores folded to '-' (FEATURES.md §1.2). */
@@ -72,7 +72,7 @@ export async function installJobSpecParams(session: Session, specs: JobSpecs, op
     strong_z: fgC.strong_z,
     rarity_threshold: fgB.rarity_threshold,
   });
-  const table = (name: string, columns: Record<string, string>, rows: (string | number | null)[][]) =>
+  const table = (name: string, columns: Record<string, string>, rows: Scalar[][]) =>
     createParamTable(session, { name, columns, rows });
   await table('p_port_sets', { set_name: 'VARCHAR', port: 'INTEGER' }, Object.entries(pp.port_sets).flatMap(([s, ports]) => ports.map((p) => [s, p])));
   await table(
@@ -94,19 +94,11 @@ export async function installJobSpecParams(session: Session, specs: JobSpecs, op
   await table('p_horizons', { horizon: 'VARCHAR', days: 'INTEGER', tail: 'INTEGER', head: 'INTEGER' }, Object.entries(fgB.horizons).map(([h, v]) => [h, v.days, v.tail, v.head]));
   await table('p_fgc_metrics', { metric: 'VARCHAR', scale_floor: 'DOUBLE' }, fgCMetrics(specs).map((m) => [m, fgC.scale_floor[m] ?? null]));
   await table('p_score_families', { score: 'VARCHAR', metric: 'VARCHAR' }, Object.entries(fgC.score_families).flatMap(([s, ms]) => ms.map((m) => [s, m])));
-  await table('p_fgc_transforms', { transform: 'VARCHAR' }, fgC.transforms.map((t) => [t]));
-  for (const stmt of FGC_DERIVED_VARIABLES) await session.run(stmt);
+  await table('p_fgc_transforms', { transform: 'VARCHAR', selected: 'BOOLEAN' }, FG_C_TRANSFORMS.map((t) => [t, fgC.transforms.includes(t)]));
+  await setFgCVariables(session, specs.version);
 }
 
-/**
- * Lists fg_c.sql reads from variables (derived from the tables above): the FG-C metrics in
- * output order (they select metric columns by name), and the <metric>_<transform> columns
- * the JobSpec did not select (the template computes all ten transforms and drops these).
- */
-export const FGC_DERIVED_VARIABLES = [
-  `SET VARIABLE fgc_metrics = (SELECT list(metric ORDER BY rowid) FROM p_fgc_metrics)`,
-  `SET VARIABLE fgc_unselected_cols = (
-     SELECT coalesce(list(m.metric || '_' || t.transform), []::VARCHAR[])
-     FROM p_fgc_metrics m, (SELECT unnest(${inline(litList(FG_C_TRANSFORMS))}) AS transform) t
-     WHERE t.transform NOT IN (SELECT transform FROM p_fgc_transforms))`,
-];
+/** The list variables fg_c.sql reads, derived from p_fgc_metrics and p_fgc_transforms by sql/<v>/fg_c_variables.sql. */
+export async function setFgCVariables(session: Session, version: string) {
+  await session.run((await loadTemplate(version, 'fg_c_variables')).text);
+}

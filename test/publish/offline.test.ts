@@ -13,7 +13,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Session } from '../../src/engine/session.ts';
 import { DataError } from '../../src/errors/index.ts';
-import { writeSampleRows } from '../../src/publish/bench.ts';
+import { writeSampleRows } from '../../bench/publish.ts';
 import { publishExitCode } from '../../src/publish/common.ts';
 import { publish } from '../../src/publish/index.ts';
 import { publishOffline, type PublicationRecord } from '../../src/publish/offline.ts';

@@ -10,7 +10,7 @@ import { PutRecordCommand, SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/c
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Session } from '../../src/engine/session.ts';
 import { DataError } from '../../src/errors/index.ts';
-import { writeSampleRows } from '../../src/publish/bench.ts';
+import { writeSampleRows } from '../../bench/publish.ts';
 import { formatPublishSummary, publishExitCode, type PublishSummary } from '../../src/publish/common.ts';
 import { publish } from '../../src/publish/index.ts';
 import { makeFeatureStoreClient, publishOnline } from '../../src/publish/online.ts';

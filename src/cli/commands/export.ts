@@ -41,10 +41,10 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
       // Written beside the target, then renamed: a reader never sees a half-written file.
       const out = resolve(args.out);
       const tmp = `${out}.tmp-${ctx.runId}`;
-      await ctx.session.run(inline(sql`COPY out_fg_a_wide TO ${lit(tmp)} (FORMAT parquet, COMPRESSION zstd)`));
+      // COPY answers with the number of rows it wrote.
+      const { Count: rows } = await ctx.session.one<{ Count: number }>(inline(sql`COPY out_fg_a_wide TO ${lit(tmp)} (FORMAT parquet, COMPRESSION zstd)`));
       await rename(tmp, out);
-      const { n } = await ctx.session.one<{ n: number }>('SELECT count(*) AS n FROM out_fg_a_wide');
-      ctx.log.info('exported', { dataset: 'fg_a_wide', rows: n, file: out, missing_partitions: fgA.missing.length });
+      ctx.log.info('exported', { dataset: 'fg_a_wide', rows, file: out, missing_partitions: fgA.missing.length });
     } finally {
       ctx.session.close();
     }

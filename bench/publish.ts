@@ -10,11 +10,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Session } from '../engine/session.ts';
-import { lit, sql, inline } from '../engine/sql.ts';
-import { publishOffline } from './offline.ts';
-import { publishOnline } from './online.ts';
-import { publishSpecSchema, type PublishSpecInput } from './spec.ts';
+import type { Session } from '../src/engine/session.ts';
+import { lit, sql, inline } from '../src/engine/sql.ts';
+import { publishOffline } from '../src/publish/offline.ts';
+import { publishOnline } from '../src/publish/online.ts';
+import { publishSpecSchema, type PublishSpecInput } from '../src/publish/spec.ts';
 
 export interface SampleRowsOptions {
   /** Number of rows. */
@@ -132,7 +132,7 @@ export interface PublishBenchOptions {
   log?: (line: string) => void;
 }
 
-type FakeProcess = Awaited<ReturnType<typeof import('../../test/publish/fake-featurestore.ts').startFakeFeatureStoreProcess>>;
+type FakeProcess = Awaited<ReturnType<typeof import('../test/publish/fake-featurestore.ts').startFakeFeatureStoreProcess>>;
 
 interface OnlineRun {
   session: Session;
@@ -200,8 +200,8 @@ const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 *
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
 
 export async function benchPublish(opts: PublishBenchOptions = {}): Promise<PublishBenchResult> {
-  // Test support lives under test/; loaded lazily so production imports of src/publish never touch it.
-  const { startFakeFeatureStoreProcess, openTestSession } = await import('../../test/publish/fake-featurestore.ts');
+  // Test support lives under test/; loaded lazily, only when this benchmark runs.
+  const { startFakeFeatureStoreProcess, openTestSession } = await import('../test/publish/fake-featurestore.ts');
   const records = opts.records ?? 20_000;
   const log = opts.log ?? (() => undefined);
   const dir = await mkdtemp(join(tmpdir(), 'ndr-bench-publish-'));
