@@ -25,6 +25,17 @@ describe('runtime configuration', () => {
     expect(d.specVersion).toBe('v1');
   });
 
+  it('JobSpecs default to ./jobspecs where it exists, else to the bundled ones (project demo, v1)', () => {
+    const bare = join(tmp.dir, 'bare');
+    mkdirSync(bare);
+    const bundled = resolveRuntime({}, {}, bare).jobspecs;
+    expect(bundled).toBe(join(import.meta.dirname, '..', 'jobspecs'));
+    expect(existsSync(join(bundled, 'demo', 'project_parameters#v1.json'))).toBe(true);
+    mkdirSync(join(bare, 'jobspecs'));
+    expect(resolveRuntime({}, {}, bare).jobspecs).toBe('jobspecs');
+    expect(resolveRuntime({}, { NDR_JOBSPECS: 'dynamodb' }, bare).jobspecs).toBe('dynamodb');
+  });
+
   it('a config file that is not JSON, or a bad value, is one clear error', () => {
     const broken = join(tmp.dir, 'broken');
     mkdirSync(broken);

@@ -3,16 +3,20 @@
  * Everything a command needs that is not a feature definition lives here.
  */
 import { readFileSync, existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { ConfigError } from '../errors/index.ts';
 import { PRESETS, RAW_FORMATS } from './jobspec-schemas.ts';
 
+/** The JobSpecs shipped with the package (project demo, version v1). */
+export const BUNDLED_JOBSPECS = resolve(dirname(fileURLToPath(import.meta.url)), '../../jobspecs');
+
 export const runtimeSchema = z.object({
   project: z.string().min(1).default('demo'),
   specVersion: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/).default('v1'),
-  /** A directory, or `dynamodb` / `dynamodb:TABLE`. */
-  jobspecs: z.string().default('jobspecs'),
+  /** A directory, or `dynamodb` / `dynamodb:TABLE`; unset: ./jobspecs, or the bundled ones where there is none. */
+  jobspecs: z.string(),
   /** A local path or s3://bucket/prefix. */
   warehouse: z.string().default('warehouse'),
   raw: z.string().optional(),
@@ -77,6 +81,7 @@ const defined = (o: RuntimeOverrides) => Object.fromEntries(Object.entries(o).fi
 
 export function resolveRuntime(flags: RuntimeOverrides, env = process.env, cwd = process.cwd()): RuntimeConfig {
   const merged = { ...defined(fromFile(cwd)), ...defined(fromEnv(env)), ...defined(flags) };
+  merged.jobspecs ??= existsSync(resolve(cwd, 'jobspecs')) ? 'jobspecs' : BUNDLED_JOBSPECS;
   const parsed = runtimeSchema.safeParse(merged);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

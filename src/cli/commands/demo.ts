@@ -9,7 +9,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { LocalJobSpecSource, loadJobSpecs } from '../../config/jobspec-source.ts';
 import type { JobSpecs } from '../../config/jobspec-schemas.ts';
 import { UsageError } from '../../errors/index.ts';
-import { resolveRuntime } from '../../config/runtime.ts';
+import { BUNDLED_JOBSPECS, resolveRuntime } from '../../config/runtime.ts';
 import { DAY_MS, batchesOfDay, isoZ, parseDay } from '../../engine/batches.ts';
 import { createLogger } from '../../log/index.ts';
 import { build } from '../../pipeline/build.ts';
@@ -18,7 +18,6 @@ import { openRunContext } from '../../pipeline/context.ts';
 import { renderTop, topHosts } from '../../report/top.ts';
 import { LocalWarehouse } from '../../storage/local.ts';
 import { synthesize, type GroundTruth } from '../../synth/index.ts';
-import { SQL_ROOT } from '../../engine/templates.ts';
 
 interface DemoArgs {
   out: string;
@@ -31,7 +30,6 @@ interface DemoArgs {
   debug?: boolean;
 }
 
-const BUNDLED_JOBSPECS = resolve(SQL_ROOT, '..', 'jobspecs');
 
 /**
  * A horizon whose range [T - days - tail, T - head) starts before the synthetic history
