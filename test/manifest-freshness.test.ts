@@ -215,8 +215,8 @@ describe('manifest of a committed partition', () => {
       .map((f) => f.replace(/\.sql$/, ''));
     expect(macros).toContain('_macros');
     // Shared by every raw dataset: the typed events and their DQ, the manifest's dq counters
-    // (dq_counts), glob placement (raw_span) and the parse checks (raw_parse_errors).
-    const shared = ['events', 'ip_list_events', 'ip_dim', 'events_dq', 'events_kept', 'dq_counts', 'raw_span', 'raw_parse_errors'];
+    // (dq_counts), glob placement (raw_span, raw_file_spans) and the parse checks (raw_parse_errors).
+    const shared = ['events', 'ip_list_events', 'ip_dim', 'events_dq', 'events_kept', 'dq_counts', 'raw_span', 'raw_file_spans', 'raw_parse_errors'];
     const expected: Record<string, string[]> = {
       delta: [...macros, ...shared, 'role_events', 'delta'],
       delta_peers: [...macros, ...shared, 'role_events', 'delta_peers'],

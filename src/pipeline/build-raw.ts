@@ -10,8 +10,8 @@ import { createParamTable } from '../engine/params.ts';
 import { loadTemplate, macroTemplates } from '../engine/templates.ts';
 import type { Manifest, ManifestInput } from '../storage/manifest.ts';
 import { batchPartition } from '../storage/layout.ts';
-import { locateRaw, type Globber, type RawFile } from '../raw/locate.ts';
-import { resolveRawInput } from '../raw/spec.ts';
+import { locateRaw, type Globber, type RawFile, type RawLocation } from '../raw/locate.ts';
+import { resolveRawInput, type ResolvedRawInput } from '../raw/spec.ts';
 import { isS3Uri } from '../storage/s3uri.ts';
 import { S3Warehouse } from '../storage/s3.ts';
 import { openS3Access } from '../storage/open.ts';
@@ -50,7 +50,7 @@ const NO_ROWS_DQ = Object.fromEntries(
  * stale): the typed events and their DQ, the dq counters written into the manifest, the
  * placement span of glob input and the parse checks that decide what is accepted.
  */
-const SHARED_TEMPLATES = ['events', 'ip_list_events', 'ip_dim', 'events_dq', 'events_kept', 'dq_counts', 'raw_span', 'raw_parse_errors'];
+const SHARED_TEMPLATES = ['events', 'ip_list_events', 'ip_dim', 'events_dq', 'events_kept', 'dq_counts', 'raw_span', 'raw_file_spans', 'raw_parse_errors'];
 
 export interface BuildOutcome {
   committed: Manifest[];
@@ -76,9 +76,42 @@ function globberFor(ctx: RunContext, uri: string): Globber | undefined {
   return s3Globber(s3, cache);
 }
 
+interface FileSpan {
+  lo: number | null;
+  hi: number | null;
+  unplaced: number;
+}
+/** Per run: the batch span of each plain-glob file (by path and fingerprint), see raw_file_spans.sql. */
+const fileSpans = new WeakMap<RunContext, Map<string, FileSpan>>();
+
+/**
+ * A plain glob maps every batch to every file; narrow it to the files whose events can fall
+ * in the batch, indexing files this run has not seen yet in one scan. A look-back of 30 days
+ * over a glob of 3 days then reads the files once, not 30 times, and a partition's inputs
+ * are the files that fed it (a new file for another day does not make it stale).
+ */
+async function narrowGlob(ctx: RunContext, raw: ResolvedRawInput, located: RawLocation, batches: Batch[]): Promise<void> {
+  const memo = fileSpans.get(ctx) ?? new Map<string, FileSpan>();
+  fileSpans.set(ctx, memo);
+  const key = (f: RawFile) => `${f.local}\0${f.fingerprint}`;
+  const unseen = located.files.filter((f) => !memo.has(key(f)));
+  if (unseen.length) {
+    await registerRawViews(ctx.session, raw, unseen, ctx.runtime.strict);
+    const spans = await ctx.session.all<FileSpan & { file: string }>((await loadTemplate(ctx.specs.version, 'raw_file_spans')).text);
+    const byFile = new Map(spans.map((s) => [s.file, s]));
+    for (const f of unseen) memo.set(key(f), byFile.get(f.local) ?? { lo: null, hi: null, unplaced: 0 });
+  }
+  const feeds = (f: RawFile, b: Batch) => {
+    const s = memo.get(key(f))!;
+    return s.unplaced > 0 || (s.lo !== null && s.lo <= b.start && b.start <= s.hi!);
+  };
+  located.filesByBatch = new Map(batches.map((b) => [b.start, located.files.filter((f) => feeds(f, b))]));
+}
+
 export async function buildFromRaw(ctx: RunContext, datasets: RawDataset[], batches: Batch[], globber?: Globber): Promise<BuildOutcome> {
   const raw = resolveRawInput(ctx.specs, ctx.runtime);
   const located = await locateRaw(ctx.session, raw, batches, globber ?? globberFor(ctx, raw.uri));
+  if (located.mode === 'glob') await narrowGlob(ctx, raw, located, batches);
   const ready = batches.filter((b) => (located.filesByBatch.get(b.start) ?? []).length > 0);
   if (!ready.length) {
     throw new InputNotReadyError(
