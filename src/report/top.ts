@@ -90,5 +90,5 @@ export function renderTop(rows: TopHost[], format: 'table' | 'json' | 'csv', mar
     );
     for (const c of r.contributors ?? []) lines.push(`      ${explain(c)}`);
   }
-  return lines.join('\n');
+  return lines.map((l) => l.trimEnd()).join('\n');
 }
