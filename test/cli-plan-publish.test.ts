@@ -96,8 +96,8 @@ interface Plan {
   header: boolean;
   /** Dataset lines in printed order. */
   steps: [string, Counts][];
-  /** --verbose partition lines. */
-  partitions: { dataset: string; state: State; partition: string }[];
+  /** --verbose partition lines (a stale one says why). */
+  partitions: { dataset: string; state: State; partition: string; reason?: string }[];
 }
 
 const counts = (c: Partial<Counts>): Counts => ({ missing: 0, stale: 0, up_to_date: 0, no_input: 0, ...c });
@@ -109,8 +109,8 @@ function parsePlan(stdout: string): Plan {
     if (/^step\s+missing\s+stale\s+up_to_date\s+no_input$/.test(line)) plan.header = true;
     const s = /^([a-z_+]+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)$/.exec(line);
     if (s) plan.steps.push([s[1], { missing: +s[2], stale: +s[3], up_to_date: +s[4], no_input: +s[5] }]);
-    const p = /^ {2}(missing|stale|up_to_date|no_input)\s+(\S+)$/.exec(line);
-    if (p) plan.partitions.push({ dataset: plan.steps.at(-1)![0], state: p[1] as State, partition: p[2] });
+    const p = /^ {2}(missing|stale|up_to_date|no_input)\s+(\S+)(?: {2}\((.+)\))?$/.exec(line);
+    if (p) plan.partitions.push({ dataset: plan.steps.at(-1)![0], state: p[1] as State, partition: p[2], ...(p[3] ? { reason: p[3] } : {}) });
   }
   return plan;
 }
@@ -190,10 +190,13 @@ describe('ndr-sql plan build fg-c --date D --upstream', () => {
     expect(empty.partitions.filter((p) => p.dataset === 'fg_b')).toEqual(
       FG_B_TABLES.map((t) => ({ dataset: 'fg_b', state: 'missing', partition: `fg_b/${t}/feature_spec_version=v1/baseline_horizon=1d/reference_date=${D}` })),
     );
-    // The raw gap before the fixture (D-2) is reported, not planned.
+    // The raw gap before the fixture (D-2) is reported, not planned: the lead of D-1's first
+    // anchors, and FG-B's range reaching into D-2 (one line for all its days without raw).
     const gaps = events(r.stdout).filter((e) => e.event === 'upstream_gap');
-    expect(gaps.length).toBeGreaterThan(0);
-    expect(gaps.every((e) => String(e.msg).includes('no raw files match') && String(e.msg).includes('2026-03-08T23:'))).toBe(true);
+    expect(gaps.map((e) => [e.msg, e.days_without_raw, e.first, e.last])).toEqual([
+      [`input not ready: no raw files match ${args[args.indexOf('--raw') + 1]} for 2026-03-08T23:15:00Z..2026-03-09T00:00:00Z`, undefined, undefined, undefined],
+      ['no raw input for 1 of the days in 2026-03-08T23:45:00Z..2026-03-09T23:45:00Z: their FG-A is missing, a gap in the baseline, not quiet time', 1, '2026-03-08', '2026-03-08'],
+    ]);
     expect(empty.partitions.some((p) => p.partition.includes('dt=2026-03-08'))).toBe(false);
 
     // Nothing written: no partition, manifest, ledger, lock or staging file.
@@ -297,6 +300,19 @@ describe('ndr-sql plan build fg-c --date D --upstream', () => {
     expect(stepCounts(p, 'fg_c')).toEqual(counts({ up_to_date: SEL_BATCHES, no_input: DAY - SEL_BATCHES }));
     // FG-A's freshness does not depend on the selection: the anchors built with --from/--to are up to date for --date.
     expect(stepCounts(p, 'fg_a')).toEqual(counts({ up_to_date: SEL_BATCHES + PREV_BATCHES, missing: DAY - SEL_BATCHES }));
+  });
+
+  it('--verbose says why a partition is stale: --force, or a different host scope (part of the JobSpec hash)', async () => {
+    const forced = parsePlan((await runCli(['plan', 'build', 'fg-c', ...SEL, '--force', '--verbose', ...args])).stdout);
+    const fgc = forced.partitions.filter((x) => x.dataset === 'fg_c');
+    expect(fgc).toHaveLength(SEL_BATCHES);
+    expect(fgc.every((x) => x.state === 'stale' && x.reason === '--force')).toBe(true);
+
+    const rescoped = await runCli(['plan', 'build', 'fg-a', ...SEL, '--verbose', ...args, '--internal-networks', '10.0.0.0/8']);
+    expect(rescoped.code, rescoped.stderr).toBe(0);
+    const fga = parsePlan(rescoped.stdout).partitions.filter((x) => x.dataset === 'fg_a');
+    expect(fga).toHaveLength(SEL_BATCHES);
+    expect(fga.every((x) => x.state === 'stale' && x.reason === 'JobSpecs (or --internal-networks) changed')).toBe(true);
   });
 });
 

@@ -11,7 +11,7 @@ import type { Manifest } from '../storage/manifest.ts';
 import { batchPartition } from '../storage/layout.ts';
 import { deltaColumns, deltaPeersColumns, deltaPeersDailyColumns, fgAColumns } from '../transforms/columns.ts';
 import { jobspecHash, type RunContext } from './context.ts';
-import { partitionState, type Expected } from './freshness.ts';
+import { partitionState, planEntry, type Expected } from './freshness.ts';
 import { batchOfManifest, dailyPartition, digestInput, floorDay, inheritedMissingFields, loadBatchInput, registerInput } from './inputs.ts';
 import { templateRefs } from './build-raw.ts';
 import type { PlanEntry, StepResult } from './build.ts';
@@ -115,7 +115,7 @@ export async function ensureDailyCompactions(
         ...manifests.map((m) => ({ partition: m.partition, state: 'up_to_date' as const })),
         ...todo.map((t) => {
           const partition = dailyPartition('delta_peers_daily', v, t.day);
-          return { partition, state: existing.has(partition) ? ('stale' as const) : ('missing' as const) };
+          return planEntry(partition, existing.get(partition), t.expected, ctx.force);
         }),
       ],
     },
@@ -180,7 +180,7 @@ export async function buildFgA(ctx: RunContext, anchors: Batch[]): Promise<StepR
   const skipped = ready.filter((a) => !todo.includes(a)).map((a) => batchPartition('fg_a', v, a));
   if (ctx.dryRun) {
     const planned: PlanEntry[] = [
-      ...ready.map((a) => ({ partition: batchPartition('fg_a', v, a), state: todo.includes(a) ? (existing.has(batchPartition('fg_a', v, a)) ? ('stale' as const) : ('missing' as const)) : ('up_to_date' as const) })),
+      ...ready.map((a) => planEntry(batchPartition('fg_a', v, a), existing.get(batchPartition('fg_a', v, a)), expected.get(a.start)!, ctx.force)),
       ...missing.map((a) => ({ partition: batchPartition('fg_a', v, a), state: 'no_input' as const })),
     ];
     return [...steps, { dataset: 'fg_a', committed: [], skipped, missing, seconds: (Date.now() - t0) / 1000, planned }];

@@ -18,7 +18,7 @@ import { baselineMetrics } from '../transforms/jobspec-params.ts';
 import type { PlanEntry, StepResult } from './build.ts';
 import { templateRefs } from './build-raw.ts';
 import { jobspecHash, type RunContext } from './context.ts';
-import { partitionState } from './freshness.ts';
+import { planEntry } from './freshness.ts';
 import { digestInput, inheritedMissingFields, loadBatchInput, registerInput, type LoadedInput } from './inputs.ts';
 
 /** Templates in execution order: observations (capping) first, then one per table. */
@@ -214,13 +214,13 @@ export async function buildFgB(ctx: RunContext, referenceMs: number): Promise<St
     const parts = FG_B_TABLES.map((t) => baselinePartition(t, v, range.horizon, refDate));
     const existing = await ctx.warehouse.readManifests(parts);
     const publication = await ctx.warehouse.readJson<Publication>(publicationPath(v, range.horizon, refDate));
-    const states = parts.map((p) => (publication ? partitionState(existing.get(p), { templates, jobspecSha256, inputs }) : 'missing'));
-    if (!ctx.force && states.every((s) => s === 'up_to_date')) {
+    // Without its publication record a horizon's tables are not published, whatever they hold.
+    const entries = parts.map((p): PlanEntry => (publication ? planEntry(p, existing.get(p), { templates, jobspecSha256, inputs }, ctx.force) : { partition: p, state: 'missing' }));
+    planned.push(...entries);
+    if (entries.every((e) => e.state === 'up_to_date')) {
       skipped.push(...parts);
-      planned.push(...parts.map((partition) => ({ partition, state: 'up_to_date' as const })));
       continue;
     }
-    planned.push(...parts.map((partition, i) => ({ partition, state: ctx.force && states[i] === 'up_to_date' ? ('stale' as const) : states[i] })));
     if (ctx.dryRun)
       ctx.plannedBaselines.push({ horizon: range.horizon, reference_date: refDate, reference_ts: isoZ(referenceMs), baseline_start_ts: isoZ(range.startMs), baseline_end_ts: isoZ(range.endMs) });
     else todo.push({ range, fgA, pairs, inputs });

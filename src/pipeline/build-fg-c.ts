@@ -15,7 +15,7 @@ import type { PlanEntry, StepResult } from './build.ts';
 import { templateRefs } from './build-raw.ts';
 import { publicationPath, publishedReferences, type Publication } from './build-fg-b.ts';
 import { jobspecHash, type RunContext } from './context.ts';
-import { partitionState, type Expected } from './freshness.ts';
+import { planEntry, type Expected } from './freshness.ts';
 import { batchOfManifest, digestInput, inheritedMissingFields, loadBatchInput, registerInput } from './inputs.ts';
 
 const FG_C_TEMPLATES = ['ip_list_peers', 'ip_dim', 'fg_c_variables', 'fg_c_positions', 'fg_c'];
@@ -112,8 +112,9 @@ export async function buildFgC(ctx: RunContext, batches: Batch[], allowMissingBa
     };
   };
   const existing = await ctx.warehouse.readManifests(targets.map((t) => t.partition));
-  const states = targets.map((t) => (ctx.force ? 'stale' : partitionState(existing.get(t.partition), expectedOf(t.b, t.c))));
-  const planned: PlanEntry[] = [...targets.map((t, i) => ({ partition: t.partition, state: states[i] })), ...noInput];
+  const entries = targets.map((t) => planEntry(t.partition, existing.get(t.partition), expectedOf(t.b, t.c), ctx.force));
+  const states = entries.map((e) => e.state);
+  const planned: PlanEntry[] = [...entries, ...noInput];
   const todo = targets.filter((_, i) => states[i] !== 'up_to_date');
   const skipped = targets.filter((_, i) => states[i] === 'up_to_date').map((t) => t.partition);
   if (ctx.dryRun || !todo.length) return { dataset: 'fg_c', committed: [], skipped, missing, seconds: (Date.now() - t0) / 1000, planned };

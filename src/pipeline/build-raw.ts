@@ -21,7 +21,7 @@ import { deltaColumns, deltaPeersColumns, pairCountsColumns, type Column } from 
 import type { JobName } from '../config/jobspec-schemas.ts';
 import { jobspecHash, type RunContext } from './context.ts';
 import type { PlanEntry } from './build.ts';
-import { partitionState } from './freshness.ts';
+import { partitionState, planEntry } from './freshness.ts';
 
 export const RAW_DATASETS = ['delta', 'delta_peers', 'pair_counts'] as const;
 export type RawDataset = (typeof RAW_DATASETS)[number];
@@ -131,14 +131,14 @@ export async function buildFromRaw(ctx: RunContext, datasets: RawDataset[], batc
   // Skip batches whose every requested partition is up to date.
   const partitionsOf = (b: Batch) => datasets.map((d) => batchPartition(d, version, b));
   const existing = await ctx.warehouse.readManifests(ready.flatMap(partitionsOf));
-  const stateOf = (d: RawDataset, b: Batch) =>
-    partitionState(existing.get(batchPartition(d, version, b)), { ...expected[d], inputs: rawInputs(located.filesByBatch.get(b.start)!) });
+  const expectedOf = (d: RawDataset, b: Batch) => ({ ...expected[d], inputs: rawInputs(located.filesByBatch.get(b.start)!) });
+  const stateOf = (d: RawDataset, b: Batch) => partitionState(existing.get(batchPartition(d, version, b)), expectedOf(d, b));
   const todo = ctx.force ? ready : ready.filter((b) => datasets.some((d) => stateOf(d, b) !== 'up_to_date'));
   const skipped = ready.filter((b) => !todo.includes(b)).flatMap(partitionsOf);
   const missingBatches = batches.filter((b) => !ready.includes(b));
   if (ctx.dryRun) {
     const planned: PlanEntry[] = datasets.flatMap((d) => [
-      ...ready.map((b) => ({ partition: batchPartition(d, version, b), state: ctx.force ? ('stale' as const) : stateOf(d, b) })),
+      ...ready.map((b) => planEntry(batchPartition(d, version, b), existing.get(batchPartition(d, version, b)), expectedOf(d, b), ctx.force)),
       ...missingBatches.map((b) => ({ partition: batchPartition(d, version, b), state: 'no_input' as const })),
     ]);
     return { committed: [], skipped, missing: missingBatches, planned };

@@ -15,6 +15,8 @@ export type Buildable = (typeof BUILDABLE)[number];
 export interface PlanEntry {
   partition: string;
   state: 'missing' | 'stale' | 'up_to_date' | 'no_input';
+  /** Why a stale partition would be rebuilt (what changed since its manifest, or --force). */
+  reason?: string;
 }
 
 export interface StepResult {

@@ -80,11 +80,14 @@ async function fgAWithUpstream(ctx: RunContext, batches: Batch[], upstream: bool
   const maxW = Math.max(...Object.values(ctx.specs.fg_a_builder.windows)) * 60_000;
   for (const day of byDay(batches)) {
     if (upstream) {
+      // The day's own raw stage first: a day without raw input stops here, before its
+      // look-back and lead are listed and built for nothing.
+      const own = await buildRawStage(ctx, day);
       steps.push(...(await lookbackHistory(ctx, Math.floor(day[0].start / DAY_MS) * DAY_MS)));
       // The first anchors' long windows reach back into the previous day: its deltas are inputs too.
       const lead = batchesInRange(day[0].start + BATCH_MS - maxW, day[0].start);
       if (lead.length) steps.push(...(await gapTolerant(ctx, () => buildRawStage(ctx, lead).then((r) => [r]))));
-      steps.push(await buildRawStage(ctx, day));
+      steps.push(own);
     }
     steps.push(...(await buildFgA(ctx, day)));
   }
@@ -106,13 +109,22 @@ async function gapTolerant(
   }
 }
 
-/** Day by day, so memory stays bounded; a day without raw input is a gap, not a failure. */
+/** Day by day, so memory stays bounded; days without raw input are gaps (one warning), not a failure. */
 async function fgAForRange(ctx: RunContext, fromMs: number, toMs: number): Promise<StepResult[]> {
   const steps: StepResult[] = [];
+  const noRaw: string[] = [];
   for (let day = Math.floor(fromMs / DAY_MS) * DAY_MS; day < toMs; day += DAY_MS) {
     const batches = batchesInRange(Math.max(day, fromMs), Math.min(day + DAY_MS, toMs));
-    if (batches.length) steps.push(...(await gapTolerant(ctx, () => fgAWithUpstream(ctx, batches, true))));
+    if (batches.length) steps.push(...(await gapTolerant(ctx, () => fgAWithUpstream(ctx, batches, true), () => noRaw.push(isoZ(day).slice(0, 10)))));
   }
+  if (noRaw.length)
+    ctx.log.warn('upstream_gap', {
+      dataset: 'raw',
+      days_without_raw: noRaw.length,
+      first: noRaw[0],
+      last: noRaw.at(-1)!,
+      msg: `no raw input for ${noRaw.length} of the days in ${isoZ(fromMs)}..${isoZ(toMs)}: their FG-A is missing, a gap in the baseline, not quiet time`,
+    });
   return steps;
 }
 

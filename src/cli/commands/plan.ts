@@ -72,7 +72,7 @@ export function renderPlan(steps: StepResult[], verbose: boolean): string {
   for (const [dataset, planned] of byDataset) {
     const counts = STATES.map((s) => String(planned.filter((p) => p.state === s).length).padStart(12));
     lines.push(`${dataset.padEnd(width)}${counts.join('')}`);
-    if (verbose) for (const p of planned) lines.push(`  ${p.state.padEnd(11)} ${p.partition}`);
+    if (verbose) for (const p of planned) lines.push(`  ${p.state.padEnd(11)} ${p.partition}${p.reason ? `  (${p.reason})` : ''}`);
   }
   lines.push('', 'missing/stale partitions would be built; no_input: their input does not exist yet (built by an upstream step, or a gap).');
   return lines.join('\n');
