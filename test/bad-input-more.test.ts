@@ -317,6 +317,24 @@ describe('FG-B and FG-C from the CLI', () => {
     expect(fgc.rows.every((x) => x.sessions_cnt_z_mad === null && x.pair_rarity_mean === null)).toBe(true);
   });
 
+  it('top over FG-C partitions without rows (no host in scope) prints the empty table and says why', async () => {
+    // TEST-NET-1 holds none of the fixture's hosts: every partition of the chain is committed empty.
+    const wh = join(tmp.dir, 'wh-fg-empty-scope');
+    const scope = ['--internal-networks', '192.0.2.0/24'];
+    const b = await runCli(['build', 'fg-c', '--batch', `${DAY}T12:00`, '--upstream', '--allow-missing-baseline', ...args(wh), ...scope]);
+    expect(b.code, b.stderr).toBe(0);
+    expect((await datasetRows(wh, 'fg_c')).rows).toEqual([]);
+    const r = await runCli(['top', '--date', DAY, '--horizon', '1d', '--log-format', 'json', ...args(wh), ...scope]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim().split('\n').filter((l) => !l.startsWith('{'))).toHaveLength(1); // the header only
+    const warning = r.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l))
+      .find((e) => e.event === 'top_empty');
+    expect(warning?.msg).toBe(`no rows in the fg_c partitions of ${DAY} (horizon 1d, 1 committed): no host in scope was active; check internal_networks (--internal-networks)`);
+  });
+
   it('build fg-b --reference ISO commits FG-B for that reference instant (publication record and partition path)', async () => {
     const wh = await referenceWarehouse();
     const pubFile = join(wh, 'fg_b/_publication/feature_spec_version=v1/baseline_horizon=1d/reference_date=2026-11-24.json');

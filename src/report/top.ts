@@ -52,7 +52,7 @@ export async function topHosts(ctx: RunContext, dayMs: number, horizon: string, 
   // An empty table alone would not say why: most often no address was in the host scope.
   if (fgC.every((m) => m.row_count === 0))
     ctx.log.warn('top_empty', {
-      msg: `the ${fgC.length} fg_c partitions of ${isoZ(dayMs).slice(0, 10)} (horizon ${horizon}) hold no rows: no host in scope was active; check internal_networks (--internal-networks)`,
+      msg: `no rows in the fg_c partitions of ${isoZ(dayMs).slice(0, 10)} (horizon ${horizon}, ${fgC.length} committed): no host in scope was active; check internal_networks (--internal-networks)`,
     });
   const fgA = (await inDay('fg_a')).manifests.filter((m) => fgC.some((c) => batchOfManifest(c).start === batchOfManifest(m).start));
   const refs = [...new Set(fgC.map((m) => String(m.notes?.baseline ?? '')).filter((b) => b.startsWith(`${horizon}/`)).map((b) => b.split('/')[1]))];
