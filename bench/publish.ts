@@ -71,7 +71,7 @@ export interface OnlineBenchResult {
   throttle_pct: number;
   concurrency: number;
   /** Spec `workers`, and how many had started by the end of the run (they load the SDK while the calling thread sends). */
-  workers: number;
+  workers: number | 'auto';
   workers_started: number;
   run: number;
   seconds: number;
@@ -164,7 +164,7 @@ async function benchOnlineOnce(o: OnlineRun): Promise<OnlineBenchResult> {
     records: o.records,
     throttle_pct: o.throttle * 100,
     concurrency: s.online!.concurrency,
-    workers: o.spec.workers ?? 0,
+    workers: o.spec.workers ?? 'auto',
     workers_started: s.online!.workers,
     run: o.run,
     seconds: round(s.elapsedMs / 1000, 2),

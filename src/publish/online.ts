@@ -27,6 +27,7 @@
  * sharing the retry budget, the abort flag and the in-flight count with this
  * thread through atomics; they help only where cores are idle.
  */
+import { availableParallelism } from 'node:os';
 import type { SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-featurestore-runtime';
 import type { Session } from '../engine/session.ts';
 import { ident, inline, sql } from '../engine/sql.ts';
@@ -57,7 +58,8 @@ export interface OnlinePublishOptions extends PublishOptions {
 /** Worker threads for a run: the calling thread always sends too and keeps a share of at least one call. */
 export function workerCount(spec: Pick<PublishSpec, 'workers' | 'concurrency'>, opts: Pick<OnlinePublishOptions, 'client' | 'random' | 'sleep'> = {}): number {
   if (opts.client || opts.random || opts.sleep) return 0;
-  return Math.min(spec.workers, spec.concurrency - 1);
+  const wanted = spec.workers === 'auto' ? (availableParallelism() >= 2 ? 1 : 0) : spec.workers;
+  return Math.max(0, Math.min(wanted, spec.concurrency - 1));
 }
 
 type RowFn = (file: string, row: number, recordJson: string) => void | Promise<void>;

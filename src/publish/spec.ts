@@ -77,10 +77,11 @@ export const publishSpecSchema = z.object({
   /**
    * Online target: worker threads that make PutRecord calls besides the
    * calling thread, each with its own client and a share of `concurrency`.
-   * They pay off only where cores are idle: on a busy host the extra threads
-   * cost more CPU per record than they add (see README, Performance).
+   * The SDK's per-call CPU bounds one thread at ~2k records/s, so 'auto' (the
+   * default) adds one worker where the host has a second CPU; on a busy host
+   * the worker gains little (see README, Performance). 0 keeps one thread.
    */
-  workers: z.number().int().min(0).max(64).default(0),
+  workers: z.union([z.literal('auto'), z.number().int().min(0).max(64)]).default('auto'),
   /** Online target: per-request timeout. */
   request_timeout_ms: z.number().int().min(100).default(10000),
   /** NaN/±Infinity in a Fractional feature: 'null' omits the feature (offline: NULL); 'dead_letter' dead-letters the record. */

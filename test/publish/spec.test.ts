@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { availableParallelism } from 'node:os';
 import { publishSectionSchema, publishSpecFor, publishSpecSchema, retryBudgetFor } from '../../src/publish/spec.ts';
 import { columnKind } from '../../src/publish/records.ts';
 import { formatPublishSummary, publishExitCode, safeBatchName, type PublishSummary } from '../../src/publish/common.ts';
@@ -102,7 +103,10 @@ describe('publish helpers', () => {
     expect(workerCount({ workers: 3, concurrency: 1 })).toBe(0);
     // Injected functions cannot cross threads.
     expect(workerCount({ workers: 2, concurrency: 32 }, { random: Math.random })).toBe(0);
-    expect(publishSpecSchema.parse({}).workers).toBe(0);
+    // 'auto' (the default): one worker where a second CPU exists, none on a single CPU.
+    expect(publishSpecSchema.parse({}).workers).toBe('auto');
+    expect(workerCount({ workers: 'auto', concurrency: 32 })).toBe(availableParallelism() >= 2 ? 1 : 0);
+    expect(workerCount({ workers: 'auto', concurrency: 1 })).toBe(0);
     expect(publishSpecSchema.safeParse({ workers: -1 }).success).toBe(false);
     expect(publishSpecSchema.safeParse({ workers: 'many' }).success).toBe(false);
   });
