@@ -208,6 +208,22 @@ describe('a plain glob over per-day files', () => {
     expect(all.get(partitionPath('delta', D2, '12', '00'))!.row_count).toBe(0);
   });
 
+  it('the same files spelled relative to the working directory are the same inputs: nothing is stale', async () => {
+    const runIds = new Map([...manifests(WH)].map(([p, m]) => [p, m.run_id]));
+    const cwd = process.cwd();
+    process.chdir(tmp.dir);
+    try {
+      const r = await build('delta,delta_peers,pair_counts', D1, join('raw', '*.ndjson'), WH);
+      expect(r.code, r.stderr).toBe(0);
+      expect(step(r)).toMatchObject({ committed: 0, skipped_up_to_date: 288, missing_input: 0 });
+    } finally {
+      process.chdir(cwd);
+    }
+    expect(new Map([...manifests(WH)].map(([p, m]) => [p, m.run_id]))).toEqual(runIds);
+    // Manifests name raw files by their absolute path, whichever spelling built them.
+    expect(manifests(WH).get(partitionPath('delta', D1, '00', '00'))!.inputs).toEqual([rawInput(AM)]);
+  });
+
   it('a file with a record without event_start feeds every batch: listed as input of each, counted unplaced', async () => {
     const raw = join(tmp.dir, 'raw-null');
     mkdirSync(raw, { recursive: true });

@@ -3,6 +3,7 @@
  * --raw / --raw-format / --preset. Presets fill in the format, the timestamp
  * format and the field mapping.
  */
+import { isAbsolute, resolve } from 'node:path';
 import { ConfigError } from '../errors/index.ts';
 import type { CanonicalField, JobSpecs, RawInputSpec } from '../config/jobspec-schemas.ts';
 import type { RuntimeConfig } from '../config/runtime.ts';
@@ -20,8 +21,8 @@ const ZEEK_DEFAULTS = { format: 'zeek_tsv', timestamp_format: 'epoch_s', presetT
 
 export function resolveRawInput(specs: JobSpecs, runtime: Pick<RuntimeConfig, 'raw' | 'rawFormat' | 'preset'>): ResolvedRawInput {
   const fromSpec = specs.project_parameters.raw_input;
-  const uri = runtime.raw ?? fromSpec?.uri;
-  if (!uri) {
+  const given = runtime.raw ?? fromSpec?.uri;
+  if (!given) {
     throw new ConfigError(
       `no raw input: set project_parameters.raw_input.uri in the JobSpec of project ${specs.project} or pass --raw URI-TEMPLATE-OR-GLOB`,
     );
@@ -31,7 +32,7 @@ export function resolveRawInput(specs: JobSpecs, runtime: Pick<RuntimeConfig, 'r
   const cliPreset = runtime.preset !== undefined && runtime.preset !== fromSpec?.preset;
   const field_mapping: Partial<Record<CanonicalField, string>> = cliPreset ? {} : { ...(fromSpec?.field_mapping ?? {}) };
   const base: ResolvedRawInput = {
-    uri,
+    uri: absoluteLocal(given),
     format: runtime.rawFormat ?? (cliPreset ? undefined : fromSpec?.format) ?? (preset === 'zeek_conn' ? ZEEK_DEFAULTS.format : 'parquet'),
     preset,
     field_mapping,
@@ -44,6 +45,13 @@ export function resolveRawInput(specs: JobSpecs, runtime: Pick<RuntimeConfig, 'r
   }
   return base;
 }
+
+/**
+ * A local path made absolute against the working directory; URLs (s3://…) unchanged. Raw files
+ * are recorded in manifests by this name, so `ndr-demo/raw/…` and `/home/me/ndr-demo/raw/…` must
+ * not look like two different inputs (every partition would be stale for the other spelling).
+ */
+const absoluteLocal = (uri: string) => (/^[a-z][a-z0-9+.-]*:\/\//i.test(uri) || isAbsolute(uri) ? uri : resolve(uri));
 
 /** Placeholders a URI template may contain. */
 export const hasPlaceholders = (uri: string) => /\{(dt|hh|mm)\}/.test(uri);

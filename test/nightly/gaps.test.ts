@@ -11,7 +11,7 @@ import { batchesOfDay, isoZ, parseDay } from '../../src/engine/batches.ts';
 import { LocalLedger } from '../../src/pipeline/ledger-local.ts';
 import { FileLockManager } from '../../src/pipeline/lock-file.ts';
 import { Tracker, reportExitCode, runNightly } from '../../src/pipeline/nightly.ts';
-import { collectStatus } from '../../src/cli/commands/status.ts';
+import { collectStatus, renderStatus } from '../../src/cli/commands/status.ts';
 import { batchPartition } from '../../src/storage/layout.ts';
 import { LocalWarehouse } from '../../src/storage/local.ts';
 import { tempDir, testContext } from '../support/context.ts';
@@ -102,6 +102,12 @@ describe('a day with three missing raw batches', () => {
       expect(before.gaps.map((b) => isoZ(b.start))).toEqual([GAPS[0], GAPS[2]]);
       const delta = before.rows.find((r) => r.dataset === 'delta')!;
       expect(delta.counts).toMatchObject({ committed: 92, stale: 1, missing: 3 });
+      // The stale partition says why (as `plan --verbose` does): its raw file changed.
+      const stale = before.problems.filter((p) => p.dataset === 'delta' && p.status === 'stale');
+      expect(stale).toEqual([
+        expect.objectContaining({ partition: batchPartition('delta', 'v1', { start: Date.parse(rewritten) }), reason: `1 input changed (raw ${fileOf(rewritten)})` }),
+      ]);
+      expect(renderStatus(before, true)).toContain(`  stale     ${batchPartition('delta', 'v1', { start: Date.parse(rewritten) })}  (1 input changed (raw ${fileOf(rewritten)}))`);
 
       const tracker = new Tracker(ctx, { ledger, locks: new FileLockManager(wh), lockWaitMs: 0, owner: 'test late file' });
       const report = await runNightly(ctx, tracker, [parseDay(DAY)], { skip: SKIP.split(',') });

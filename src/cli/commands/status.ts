@@ -53,6 +53,8 @@ export interface PartitionDetail {
   partition: string;
   status: PartitionStatus;
   error?: string | null;
+  /** Why a stale partition is stale (the dry run's reason, as `plan --verbose` prints it). */
+  reason?: string;
 }
 
 export interface StatusReport {
@@ -70,6 +72,7 @@ interface Classified {
   partition: string;
   /** From the dry run; undefined when it could not run. */
   state?: PlanEntry['state'];
+  reason?: string;
 }
 
 async function dry(ctx: RunContext, fn: () => Promise<StepResult[]>): Promise<{ planned?: PlanEntry[]; error?: unknown }> {
@@ -105,7 +108,14 @@ export async function collectStatus(ctx: RunContext, ledger: Ledger, batches: Ba
       const hasManifest = it.state === 'up_to_date' || it.state === 'stale' || manifests.has(it.partition);
       const st = classify(it, hasManifest, manifests.get(it.partition), entries.get(it.partition));
       row.counts[st]++;
-      if (st !== 'committed') report.problems.push({ dataset, partition: it.partition, status: st, error: entries.get(it.partition)?.last_error ?? null });
+      if (st !== 'committed')
+        report.problems.push({
+          dataset,
+          partition: it.partition,
+          status: st,
+          error: entries.get(it.partition)?.last_error ?? null,
+          ...(st === 'stale' && it.reason ? { reason: it.reason } : {}),
+        });
     }
     report.rows.push(row);
   };
@@ -120,8 +130,8 @@ export async function collectStatus(ctx: RunContext, ledger: Ledger, batches: Ba
     for (const ds of RAW_DATASETS) {
       const items: Classified[] = dayBatches.map((b) => {
         const partition = batchPartition(ds, v, b);
-        const state = raw.error instanceof InputNotReadyError ? 'no_input' : raw.planned?.find((p) => p.partition === partition)?.state;
-        return { dataset: ds, partition, state };
+        const planned = raw.planned?.find((p) => p.partition === partition);
+        return { dataset: ds, partition, state: raw.error instanceof InputNotReadyError ? 'no_input' : planned?.state, reason: planned?.reason };
       });
       await tally(ds, label, items, !rawNote, rawNote);
     }
@@ -137,22 +147,25 @@ export async function collectStatus(ctx: RunContext, ledger: Ledger, batches: Ba
       label,
       dayBatches.map((b) => {
         const partition = batchPartition('fg_a', v, b);
-        return { dataset: 'fg_a', partition, state: fgA.planned?.find((p) => p.partition === partition)?.state };
+        const planned = fgA.planned?.find((p) => p.partition === partition);
+        return { dataset: 'fg_a', partition, state: planned?.state, reason: planned?.reason };
       }),
       !fgA.error,
       fgA.error ? oneLine(fgA.error) : undefined,
     );
 
     const fgC = await dry(ctx, async () => [await buildFgC(ctx, dayBatches, true)]);
-    const fgCState = new Map<string, PlanEntry['state']>();
+    const fgCPlanned = new Map<string, PlanEntry>();
     for (const p of fgC.planned ?? []) {
-      if (p.partition.includes('baseline_horizon=*/')) for (const h of horizons) fgCState.set(p.partition.replace('baseline_horizon=*/', `baseline_horizon=${h}/`), p.state);
-      else fgCState.set(p.partition, p.state);
+      if (p.partition.includes('baseline_horizon=*/')) for (const h of horizons) fgCPlanned.set(p.partition.replace('baseline_horizon=*/', `baseline_horizon=${h}/`), p);
+      else fgCPlanned.set(p.partition, p);
     }
     await tally(
       'fg_c',
       label,
-      dayBatches.flatMap((b) => horizons.map((h) => batchPartition('fg_c', v, b, h))).map((partition) => ({ dataset: 'fg_c', partition, state: fgCState.get(partition) })),
+      dayBatches
+        .flatMap((b) => horizons.map((h) => batchPartition('fg_c', v, b, h)))
+        .map((partition) => ({ dataset: 'fg_c', partition, state: fgCPlanned.get(partition)?.state, reason: fgCPlanned.get(partition)?.reason })),
       !fgC.error,
       fgC.error ? oneLine(fgC.error) : undefined,
     );
@@ -160,9 +173,14 @@ export async function collectStatus(ctx: RunContext, ledger: Ledger, batches: Ba
 
   for (const ref of refs) {
     const fgB = await dry(ctx, async () => [await buildFgB(ctx, ref)]);
-    const state = new Map((fgB.planned ?? []).map((p) => [p.partition, p.state]));
+    const planned = new Map((fgB.planned ?? []).map((p) => [p.partition, p]));
     const ref_ = referenceDate(ref);
-    const items = FG_B_TABLES.flatMap((t) => horizons.map((h) => baselinePartition(t, v, h, ref_))).map((partition) => ({ dataset: 'fg_b', partition, state: state.get(partition) }));
+    const items = FG_B_TABLES.flatMap((t) => horizons.map((h) => baselinePartition(t, v, h, ref_))).map((partition) => ({
+      dataset: 'fg_b',
+      partition,
+      state: planned.get(partition)?.state,
+      reason: planned.get(partition)?.reason,
+    }));
     await tally('fg_b', ref_, items, !fgB.error, fgB.error ? oneLine(fgB.error) : undefined);
   }
   report.gaps.sort((a, b) => a.start - b.start);
@@ -203,7 +221,8 @@ export function renderStatus(report: StatusReport, verbose: boolean): string {
     for (const f of failed.slice(0, verbose ? undefined : 20)) lines.push(`  ${f.partition}: ${f.error ?? ''}`);
     if (!verbose && failed.length > 20) lines.push(`  ... (${failed.length - 20} more; --verbose lists all)`);
   }
-  if (verbose) for (const p of report.problems.filter((x) => x.status !== 'failed')) lines.push(`  ${p.status.padEnd(9)} ${p.partition}`);
+  if (verbose)
+    for (const p of report.problems.filter((x) => x.status !== 'failed')) lines.push(`  ${p.status.padEnd(9)} ${p.partition}${p.reason ? `  (${p.reason})` : ''}`);
   return lines.join('\n') + '\n';
 }
 
