@@ -231,6 +231,16 @@ describe('ndr-sql plan build fg-c --date D --upstream', () => {
     expect(stepCounts(p, 'fg_b')).toEqual(counts({ missing: FG_B_TABLES.length }));
   });
 
+  it('plans the raw stage in the form `build` takes it (delta,delta_peers,pair_counts): D up to date, D-1 missing', async () => {
+    const today = parsePlan((await runCli(['plan', 'build', 'delta,delta_peers,pair_counts', '--date', D, ...args])).stdout);
+    expect(today.steps).toEqual([[RAW_STAGE, counts({ up_to_date: 3 * DAY })]]);
+    const before = parsePlan((await runCli(['plan', 'build', 'delta-peers,pair-counts', '--date', PREV, ...args])).stdout);
+    expect(before.steps).toEqual([['delta_peers+pair_counts', counts({ missing: 2 * DAY })]]);
+    const bad = await runCli(['plan', 'build', 'delta,fg_a', '--date', D, ...args]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('unknown dataset fg_a; expected one of delta, delta_peers, pair_counts');
+  });
+
   it('after FG-A of one batch is built (no FG-B yet), shows that FG-A up to date and FG-B, FG-C still to do', async () => {
     const b = await runCli(['build', 'fg-a', '--batch', `${D}T10:00:00Z`, ...args]);
     expect(b.code, b.stderr).toBe(0);

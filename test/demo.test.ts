@@ -6,22 +6,26 @@
  * truth file and the warehouse. (Ranking values are checked in test/fg-pipeline.test.ts;
  * the full-size demo's time and result are in the README.)
  */
-import { cpSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { reusableDemoData } from '../src/cli/commands/demo.ts';
+import { PACKAGE_VERSION } from '../src/pipeline/context.ts';
 import type { GroundTruth } from '../src/synth/index.ts';
 import { runCli } from './support/cli.ts';
 import { REPO, tempDir } from './support/context.ts';
 
 const tmp = tempDir('ndr-demo-');
 const out = join(tmp.dir, 'demo');
+const specs = join(tmp.dir, 'jobspecs');
+const demoArgs = ['demo', '--out', out, '--hosts', '20', '--days', '5', '--jobspecs', specs];
 let run: { code: number; stdout: string; stderr: string };
+const rankedLines = (stdout: string) => stdout.split('\n').filter((l) => /^\s+\d+ \S/.test(l));
 
 beforeAll(async () => {
-  const specs = join(tmp.dir, 'jobspecs');
   cpSync(join(REPO, 'jobspecs'), specs, { recursive: true });
   writeFileSync(join(specs, 'demo', 'fg_b_builder#v1.json'), JSON.stringify({ horizons: { '3d': { days: 3, tail: 1, head: 1 } } }));
-  run = await runCli(['demo', '--out', out, '--hosts', '20', '--days', '5', '--jobspecs', specs]);
+  run = await runCli(demoArgs);
 }, 300_000);
 afterAll(() => tmp.cleanup());
 
@@ -61,5 +65,25 @@ describe('ndr-sql demo', () => {
     const rows = top.stdout.trim().split('\n').map((l) => JSON.parse(l) as { rank: number; host_ip: string });
     const printed = run.stdout.split('\n').filter((l) => /^\s+\d+ \S/.test(l)).map((l) => l.trim().split(/\s+/)[1]);
     expect(rows.slice(0, 10).map((r) => r.host_ip)).toEqual(printed);
+  });
+
+  it('a second run reuses the synthetic traffic: nothing to rebuild, the same ranking', async () => {
+    const again = await runCli(demoArgs);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/^ndr-demo: reusing the \d+ synthetic events in .* \(20 hosts x 5 days, seed 7; --fresh synthesizes them again\)$/m);
+    expect(again.stderr).not.toContain('synthesizing');
+    expect(again.stderr).toMatch(/^ndr-demo: committed 0 partitions in /m);
+    expect(rankedLines(again.stdout)).toEqual(rankedLines(run.stdout));
+  });
+
+  it('reuses only what this version generated with the same parameters, with every file present', () => {
+    const want = { ndr_sql: PACKAGE_VERSION, hosts: 20, days: 5, start: '2026-11-20', seed: 7 };
+    const data = reusableDemoData(out, want)!;
+    expect(data).toMatchObject({ ...want, files: expect.any(Array) });
+    expect(data.files).toHaveLength(5 * 24);
+    expect(reusableDemoData(out, { ...want, seed: 8 })).toBeUndefined();
+    expect(reusableDemoData(out, { ...want, ndr_sql: '0.0.0' })).toBeUndefined();
+    rmSync(join(out, data.files[0]));
+    expect(reusableDemoData(out, want)).toBeUndefined();
   });
 });

@@ -39,7 +39,7 @@ export interface PlannedBaseline {
   baseline_end_ts: string;
 }
 
-const PACKAGE_VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
+export const PACKAGE_VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
 
 /** Run ids sort by time and are unique across hosts: data files are named after them. */
 export const newRunId = () =>

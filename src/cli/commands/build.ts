@@ -11,7 +11,7 @@ import { isoZ, parseDay, parseInstant, selectBatches } from '../../engine/batche
 import type { Logger } from '../../log/index.ts';
 import { openRunContext, type RunContext } from '../../pipeline/context.ts';
 import { LEASE_MS, acquireAll, lockKey, releaseAll, type Lock, type LockManager, type LockSpec } from '../../pipeline/lock.ts';
-import { buildLocks, lockOfPartition, openBuildLocks, type LockKind } from '../../pipeline/nightly.ts';
+import { buildLocks, lockOfPartition, openBuildLocks, type BuildTarget, type LockKind } from '../../pipeline/nightly.ts';
 import { LockLostError } from '../../pipeline/tracked.ts';
 import { BUILDABLE, build, buildRawStage, type StepResult } from '../../pipeline/build.ts';
 import { RAW_DATASETS } from '../../pipeline/build-raw.ts';
@@ -38,6 +38,24 @@ interface BuildArgs extends BuildFlags {
   dataset: string;
   lockWait?: number;
   locks?: LockKind;
+}
+
+/** What `build <dataset>` (and `plan build <dataset>`) selects; `a,b,c` is the raw stage once for those datasets. */
+export function buildTarget(spec: string, args: BuildFlags): BuildTarget {
+  const rawDatasets = spec.includes(',') ? spec.split(',').map((d) => datasetName(d, RAW_DATASETS)) : undefined;
+  const dataset = rawDatasets ? 'delta' : datasetName(spec, BUILDABLE);
+  return {
+    dataset,
+    rawDatasets,
+    batches: dataset === 'fg_b' ? [] : selectBatches(args),
+    referenceMs: dataset === 'fg_b' ? referenceOf(args) : undefined,
+    upstream: Boolean(args.upstream),
+  };
+}
+
+export async function runTarget(ctx: RunContext, target: BuildTarget, allowMissingBaseline?: boolean): Promise<StepResult[]> {
+  if (target.rawDatasets) return [await buildRawStage(ctx, target.batches, [...target.rawDatasets])];
+  return build(ctx, target.dataset, target.batches, { upstream: target.upstream, allowMissingBaseline, referenceMs: target.referenceMs });
 }
 
 export function withSelection<T>(y: Argv<T>) {
@@ -69,25 +87,16 @@ export const buildCommand: CommandModule<object, BuildArgs> = {
         return true;
       }) as unknown as Argv<BuildArgs>,
   handler: async (args) => {
-    // `delta,delta_peers,pair_counts` builds the raw stage once for all three (one read of the raw input).
-    const rawStage = args.dataset.includes(',') ? args.dataset.split(',').map((d) => datasetName(d, RAW_DATASETS)) : undefined;
-    const dataset = rawStage ? 'delta' : datasetName(args.dataset, BUILDABLE);
+    const target = buildTarget(args.dataset, args);
     const opened = await openCommon(args);
-    const batches = dataset === 'fg_b' ? [] : selectBatches(args);
-    const referenceMs = dataset === 'fg_b' ? referenceOf(args) : undefined;
     const ctx = await openRunContext({ ...opened, force: args.force });
-    const target = { dataset, rawDatasets: rawStage, batches, referenceMs, upstream: Boolean(args.upstream) };
     let backend: ReturnType<typeof openBuildLocks> | undefined;
     let held: Lock[] = [];
     try {
       backend = openBuildLocks(opened.runtime, args.locks ?? 'auto', ctx.log);
       const locks = await buildLocks(ctx, target);
       if (backend.locks) held = await takeLocks(ctx, backend.locks, locks, args);
-      const results = rawStage ? [await buildRawStage(ctx, batches, rawStage)] : await build(ctx, dataset, batches, {
-        upstream: target.upstream,
-        allowMissingBaseline: args.allowMissingBaseline,
-        referenceMs,
-      });
+      const results = await runTarget(ctx, target, args.allowMissingBaseline);
       reportSteps(ctx.log, results);
       if (backend.locks) checkLockScope(ctx.log, locks, results);
       assertNotLost(held);
@@ -127,7 +136,7 @@ function checkLockScope(log: Logger, locks: LockSpec[], results: StepResult[]) {
   if (outside.length) log.error('lock_scope', { partitions: outside.slice(0, 8), msg: `${outside.length} partition(s) were committed without their lock (buildLocks out of step with builders.ts)` });
 }
 
-function referenceOf(args: BuildArgs): number {
+function referenceOf(args: BuildFlags): number {
   if (args.reference) return parseInstant(args.reference);
   if (args.date) return parseDay(args.date);
   throw new UsageError('fg_b needs --date D (reference D 00:00 UTC) or --reference ISO');

@@ -4,13 +4,12 @@
  */
 import type { Argv, CommandModule } from 'yargs';
 import { UsageError } from '../../errors/index.ts';
-import { selectBatches } from '../../engine/batches.ts';
 import { openRunContext } from '../../pipeline/context.ts';
-import { BUILDABLE, build, type PlanEntry, type StepResult } from '../../pipeline/build.ts';
+import type { PlanEntry, StepResult } from '../../pipeline/build.ts';
 import '../../pipeline/builders.ts';
 import { DAG, renderMermaid, renderText } from '../../pipeline/dag.ts';
-import { datasetName, openCommon, withCommonOptions } from '../common.ts';
-import { withSelection, type BuildFlags } from './build.ts';
+import { openCommon, withCommonOptions } from '../common.ts';
+import { buildTarget, runTarget, withSelection, type BuildFlags } from './build.ts';
 
 interface PlanArgs extends BuildFlags {
   verb?: string;
@@ -43,13 +42,7 @@ export const planCommand: CommandModule<object, PlanArgs> = {
     try {
       let steps: StepResult[];
       if (args.verb === 'build') {
-        const dataset = datasetName(args.target, BUILDABLE);
-        const batches = dataset === 'fg_b' ? [] : selectBatches(args);
-        steps = await build(ctx, dataset, batches, {
-          upstream: Boolean(args.upstream),
-          allowMissingBaseline: args.allowMissingBaseline,
-          referenceMs: dataset === 'fg_b' ? Date.parse(args.reference ?? `${args.date}T00:00:00Z`) : undefined,
-        });
+        steps = await runTarget(ctx, buildTarget(args.target, args), args.allowMissingBaseline);
       } else {
         const { planNightly } = await import('../../pipeline/nightly.ts');
         steps = await planNightly(ctx, args);
