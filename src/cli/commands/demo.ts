@@ -61,7 +61,6 @@ export function reusableDemoData(out: string, want: Omit<DemoData, 'events' | 'f
   return same && complete ? data : undefined;
 }
 
-
 /**
  * A horizon whose range [T - days - tail, T - head) starts before the synthetic history
  * would be a baseline of a few days under a 30-day name: the demo skips it and says so
