@@ -12,7 +12,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURES, REPO, tempDir } from './support/context.ts';
 import { runCli } from './support/cli.ts';
-import { cliArgs, datasetRows, sameRows, writeRawFixture, writeTestJobSpecs } from './nightly/fixture.ts';
+import { cliArgs, datasetRows, events, sameRows, writeRawFixture, writeTestJobSpecs } from './nightly/fixture.ts';
 
 const tmp = tempDir('ndr-bad-more-');
 afterAll(() => tmp.cleanup());
@@ -333,6 +333,29 @@ describe('FG-B and FG-C from the CLI', () => {
       .map((l) => JSON.parse(l))
       .find((e) => e.event === 'top_empty');
     expect(warning?.msg).toBe(`no rows in the fg_c partitions of ${DAY} (horizon 1d, 1 committed): no host in scope was active; check internal_networks (--internal-networks)`);
+  });
+
+  it('top: a --limit below 1 or not whole, and a horizon the JobSpecs do not define, are usage errors (exit 2), not an empty table', async () => {
+    const wh = join(tmp.dir, 'wh-fg-empty-scope'); // built by the test above
+    for (const limit of ['0', '-3', '2.5']) {
+      const r = await runCli(['top', '--date', DAY, '--horizon', '1d', '--limit', limit, ...args(wh)]);
+      expectOneLineError(r, 2, `--limit must be a whole number of hosts >= 1, got ${Number(limit)}`);
+    }
+    const typo = await runCli(['top', '--date', DAY, '--horizon', '1w', ...args(wh)]);
+    expectOneLineError(typo, 2, 'no fg_c partitions for horizon 1w, which is not a horizon of the JobSpecs (1d)');
+    // A defined horizon without partitions that day is still "not built yet" (exit 3 with the command).
+    const notYet = await runCli(['top', '--date', '2026-11-20', '--horizon', '1d', ...args(wh)]);
+    expectOneLineError(notYet, 3, 'input not ready: no fg_c partitions for 2026-11-20 horizon 1d; run ndr-sql build fg-c --date 2026-11-20 --upstream');
+  });
+
+  it('status on a warehouse that does not exist yet reports everything missing and creates nothing', async () => {
+    const wh = join(tmp.dir, 'not-yet', 'wh');
+    // (the cache directory, where DuckDB spills, is the user's choice: kept outside here)
+    const r = await runCli(['status', '--date', DAY, ...args(wh).slice(0, -2), '--cache-dir', join(tmp.dir, 'cache-not-yet')]);
+    expect(r.code, r.stderr).toBe(0);
+    const delta = events(r.stdout).find((e) => e.event === 'status' && e.dataset === 'delta');
+    expect(delta).toMatchObject({ committed: 0, missing: 96, failed: 0 });
+    expect(existsSync(join(tmp.dir, 'not-yet'))).toBe(false);
   });
 
   it('build fg-b --reference ISO commits FG-B for that reference instant (publication record and partition path)', async () => {

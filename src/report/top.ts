@@ -3,7 +3,7 @@
  * and explained by sql/<v>/top_hosts.sql; this module loads its inputs and
  * formats the result for people (table) or tools (json, csv).
  */
-import { InputNotReadyError } from '../errors/index.ts';
+import { InputNotReadyError, UsageError } from '../errors/index.ts';
 import { DAY_MS, isoZ } from '../engine/batches.ts';
 import { materialize } from '../engine/execute.ts';
 import type { RunContext } from '../pipeline/context.ts';
@@ -47,8 +47,12 @@ export async function topHosts(ctx: RunContext, dayMs: number, horizon: string, 
   const inDay = (prefix: string) => loadBatchInput(ctx, prefix, dayMs, dayMs + DAY_MS);
   const partsC = await ctx.warehouse.listCommitted(`fg_c/feature_spec_version=${v}/baseline_horizon=${horizon}/dt=${isoZ(dayMs).slice(0, 10)}`);
   const fgC = [...(await ctx.warehouse.readManifests(partsC)).values()];
-  if (!fgC.length)
+  if (!fgC.length) {
+    const known = Object.keys(ctx.specs.fg_b_builder.horizons);
+    // Building cannot help a horizon the JobSpecs do not define (a typo, or another JobSpec version).
+    if (!known.includes(horizon)) throw new UsageError(`no fg_c partitions for horizon ${horizon}, which is not a horizon of the JobSpecs (${known.join(', ')})`);
     throw new InputNotReadyError(`input not ready: no fg_c partitions for ${isoZ(dayMs).slice(0, 10)} horizon ${horizon}; run ndr-sql build fg-c --date ${isoZ(dayMs).slice(0, 10)} --upstream`);
+  }
   // An empty table alone would not say why: most often no address was in the host scope.
   if (fgC.every((m) => m.row_count === 0))
     ctx.log.warn('top_empty', {

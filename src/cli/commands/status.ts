@@ -8,6 +8,8 @@
  * with their errors) and the builders' own dry run (ctx.dryRun, as `plan`):
  * a committed partition whose inputs, templates or JobSpec changed is stale.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { InputNotReadyError, UsageError, oneLine } from '../../errors/index.ts';
 import { DAY_MS, batchesOfDay, isoZ, selectBatches, type Batch } from '../../engine/batches.ts';
@@ -21,6 +23,8 @@ import { buildFgB, referenceDate } from '../../pipeline/build-fg-b.ts';
 import { buildFgC, scheduledReference } from '../../pipeline/build-fg-c.ts';
 import { openRunContext, type RunContext } from '../../pipeline/context.ts';
 import type { Ledger, LedgerEntry } from '../../pipeline/ledger.ts';
+import { LEDGER_FILE } from '../../pipeline/ledger-local.ts';
+import { isS3Uri } from '../../storage/s3uri.ts';
 import { openCoordination, type LedgerKind } from '../../pipeline/nightly.ts';
 import { RAW_DATASETS } from '../../pipeline/build-raw.ts';
 import { FG_B_TABLES } from '../../transforms/columns.ts';
@@ -89,7 +93,7 @@ async function dry(ctx: RunContext, fn: () => Promise<StepResult[]>): Promise<{ 
 }
 
 /** Per-dataset status of the selected batches (grouped by day), plus the scheduled FG-B references of those days. */
-export async function collectStatus(ctx: RunContext, ledger: Ledger, batches: Batch[]): Promise<StatusReport> {
+export async function collectStatus(ctx: RunContext, ledger: Pick<Ledger, 'list'>, batches: Batch[]): Promise<StatusReport> {
   const v = ctx.specs.version;
   const horizons = Object.keys(ctx.specs.fg_b_builder.horizons);
   const days = [...new Set(batches.map((b) => Math.floor(b.start / DAY_MS) * DAY_MS))];
@@ -253,7 +257,9 @@ export const statusCommand: CommandModule<object, StatusArgs> = {
   handler: async (args) => {
     const batches = selectBatches({ date: args.date, from: args.from, to: args.to ?? (args.from && !args.date ? args.from : undefined) });
     const opened = await openCommon(args);
-    const coord = openCoordination(opened.runtime, args.ledger ?? 'auto', opened.log);
+    // Reading must not create anything: a local warehouse without a ledger file has no entries.
+    const noLedger = (args.ledger ?? 'auto') !== 'dynamodb' && !isS3Uri(opened.runtime.warehouse) && !existsSync(join(opened.runtime.warehouse, LEDGER_FILE));
+    const coord = noLedger ? { ledger: { list: async () => [] }, close: async () => undefined } : openCoordination(opened.runtime, args.ledger ?? 'auto', opened.log);
     const ctx = await openRunContext({ ...opened, dryRun: true });
     try {
       const report = await collectStatus(ctx, coord.ledger, batches.length ? batches : batchesOfDay(Date.now()));
