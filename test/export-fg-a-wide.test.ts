@@ -313,6 +313,14 @@ describe('ndr-sql export fg-a-wide', () => {
     expect(existsSync(file)).toBe(false);
   });
 
+  it('--out in a directory that does not exist: exit 1, one line naming it, nothing created', async () => {
+    const file = join(tmp.dir, 'no-such-dir', 'x.parquet');
+    const r = await exportDay(DAY, file);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`ndr-sql: error: export: cannot write --out ${file}: directory ${join(tmp.dir, 'no-such-dir')} does not exist\n`);
+    expect(existsSync(join(tmp.dir, 'no-such-dir'))).toBe(false);
+  });
+
   it('an unknown dataset is a usage error (exit 2)', async () => {
     const r = await runCli(['export', 'fg-c', '--date', DAY, '--out', join(tmp.dir, 'c.parquet'), ...common()]);
     expect(r.code).toBe(2);

@@ -1,8 +1,9 @@
 /** `ndr-sql export fg-a-wide (--date D | --batch ISO | --from --to) --out FILE.parquet` */
+import { statSync } from 'node:fs';
 import { rename } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
-import { InputNotReadyError } from '../../errors/index.ts';
+import { ConfigError, InputNotReadyError } from '../../errors/index.ts';
 import { selectBatches } from '../../engine/batches.ts';
 import { materialize } from '../../engine/execute.ts';
 import { inline, lit, sql } from '../../engine/sql.ts';
@@ -31,6 +32,10 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
   handler: async (args) => {
     datasetName(args.what, ['fg_a_wide'] as const);
     const batches = selectBatches(args);
+    const out = resolve(args.out);
+    // Checked before any work: the file is written beside its target, so its directory must exist.
+    if (!statSync(dirname(out), { throwIfNoEntry: false })?.isDirectory())
+      throw new ConfigError(`export: cannot write --out ${args.out}: directory ${dirname(out)} does not exist`);
     const opened = await openCommon(args);
     const ctx = await openRunContext(opened);
     try {
@@ -39,7 +44,6 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
       await registerInput(ctx, 'fg_a_in', fgA.manifests, fgAColumns(ctx.specs));
       await materialize(ctx.session, ctx.specs.version, 'fg_a_wide', 'out_fg_a_wide');
       // Written beside the target, then renamed: a reader never sees a half-written file.
-      const out = resolve(args.out);
       const tmp = `${out}.tmp-${ctx.runId}`;
       // COPY answers with the number of rows it wrote.
       const { Count: rows } = await ctx.session.one<{ Count: number }>(inline(sql`COPY out_fg_a_wide TO ${lit(tmp)} (FORMAT parquet, COMPRESSION zstd)`));
