@@ -5,7 +5,7 @@
  * `top` ranks and explains the day as FEATURES.md §7.5 says.
  * (Values of every formula are checked by hand in the template tests.)
  */
-import { cpSync, renameSync, rmSync } from 'node:fs';
+import { cpSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobSpecs } from '../src/config/jobspec-schemas.ts';
@@ -136,7 +136,11 @@ describe('FG-B and FG-C through the engine', () => {
   });
 
   it('ndr-sql top: --limit and --format from the command line; a day without FG-C exits 3 naming the build command', async () => {
-    const common = ['--warehouse', join(tmp.dir, 'wh'), '--jobspecs', join(REPO, 'jobspecs'), '--horizon', '3d'];
+    // The JobSpecs the warehouse was built with (the 3d horizon), as a directory for the CLI.
+    const specs = join(tmp.dir, 'jobspecs-3d');
+    cpSync(join(REPO, 'jobspecs'), specs, { recursive: true });
+    writeFileSync(join(specs, 'demo', 'fg_b_builder#v1.json'), JSON.stringify({ horizons: { '3d': { days: 3, tail: 1, head: 1 } }, support_min: 5 }));
+    const common = ['--warehouse', join(tmp.dir, 'wh'), '--jobspecs', specs, '--horizon', '3d'];
     const ok = await runCli(['top', '--date', REF, '--limit', '3', '--format', 'csv', ...common]);
     expect(ok.code, ok.stderr).toBe(0);
     const lines = ok.stdout.trim().split('\n');
