@@ -131,11 +131,11 @@ export async function collectStatus(ctx: RunContext, ledger: Pick<Ledger, 'list'
     // Raw stage: delta, delta_peers, pair_counts; gaps are batches with neither raw input nor output.
     const raw = await dry(ctx, async () => [await buildRawStage(ctx, dayBatches)]);
     const rawNote = raw.error && !(raw.error instanceof InputNotReadyError) ? oneLine(raw.error) : undefined;
+    const rawPlans = byPartition(raw.planned);
     for (const ds of RAW_DATASETS) {
-      const items: Classified[] = dayBatches.map((b) => {
+      const items = dayBatches.map((b): Classified => {
         const partition = batchPartition(ds, v, b);
-        const planned = raw.planned?.find((p) => p.partition === partition);
-        return { dataset: ds, partition, state: raw.error instanceof InputNotReadyError ? 'no_input' : planned?.state, reason: planned?.reason };
+        return raw.error instanceof InputNotReadyError ? { dataset: ds, partition, state: 'no_input' } : classified(rawPlans, ds, partition);
       });
       await tally(ds, label, items, !rawNote, rawNote);
     }
@@ -146,14 +146,11 @@ export async function collectStatus(ctx: RunContext, ledger: Pick<Ledger, 'list'
     report.gaps.push(...dayBatches.filter((b) => noRaw.has(b.start) && !deltaManifests.has(batchPartition('delta', v, b))));
 
     const fgA = await dry(ctx, () => buildFgA(ctx, dayBatches));
+    const fgAPlans = byPartition(fgA.planned);
     await tally(
       'fg_a',
       label,
-      dayBatches.map((b) => {
-        const partition = batchPartition('fg_a', v, b);
-        const planned = fgA.planned?.find((p) => p.partition === partition);
-        return { dataset: 'fg_a', partition, state: planned?.state, reason: planned?.reason };
-      }),
+      dayBatches.map((b) => classified(fgAPlans, 'fg_a', batchPartition('fg_a', v, b))),
       !fgA.error,
       fgA.error ? oneLine(fgA.error) : undefined,
     );
@@ -167,9 +164,7 @@ export async function collectStatus(ctx: RunContext, ledger: Pick<Ledger, 'list'
     await tally(
       'fg_c',
       label,
-      dayBatches
-        .flatMap((b) => horizons.map((h) => batchPartition('fg_c', v, b, h)))
-        .map((partition) => ({ dataset: 'fg_c', partition, state: fgCPlanned.get(partition)?.state, reason: fgCPlanned.get(partition)?.reason })),
+      dayBatches.flatMap((b) => horizons.map((h) => classified(fgCPlanned, 'fg_c', batchPartition('fg_c', v, b, h)))),
       !fgC.error,
       fgC.error ? oneLine(fgC.error) : undefined,
     );
@@ -177,19 +172,24 @@ export async function collectStatus(ctx: RunContext, ledger: Pick<Ledger, 'list'
 
   for (const ref of refs) {
     const fgB = await dry(ctx, async () => [await buildFgB(ctx, ref)]);
-    const planned = new Map((fgB.planned ?? []).map((p) => [p.partition, p]));
+    const fgBPlans = byPartition(fgB.planned);
     const ref_ = referenceDate(ref);
-    const items = FG_B_TABLES.flatMap((t) => horizons.map((h) => baselinePartition(t, v, h, ref_))).map((partition) => ({
-      dataset: 'fg_b',
-      partition,
-      state: planned.get(partition)?.state,
-      reason: planned.get(partition)?.reason,
-    }));
+    const items = FG_B_TABLES.flatMap((t) => horizons.map((h) => classified(fgBPlans, 'fg_b', baselinePartition(t, v, h, ref_))));
     await tally('fg_b', ref_, items, !fgB.error, fgB.error ? oneLine(fgB.error) : undefined);
   }
   report.gaps.sort((a, b) => a.start - b.start);
   return report;
 }
+
+const byPartition = (planned: PlanEntry[] = []) => new Map(planned.map((p) => [p.partition, p]));
+
+/** A partition as the dry run planned it (state and, when stale, why); undefined state when the dry run could not run. */
+const classified = (plans: Map<string, PlanEntry>, dataset: string, partition: string): Classified => ({
+  dataset,
+  partition,
+  state: plans.get(partition)?.state,
+  reason: plans.get(partition)?.reason,
+});
 
 const partitionStart = (partition: string) => {
   const m = /dt=(\d{4}-\d{2}-\d{2})\/hh=(\d{2})\/mm=(\d{2})/.exec(partition);
