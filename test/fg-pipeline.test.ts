@@ -126,6 +126,22 @@ describe('FG-B and FG-C through the engine', () => {
     expect(csv.slice(1).map((l) => l.split(',').slice(0, 8))).toEqual(
       top.map((t) => [String(t.rank), t.host_ip, String(t.max_strong_deviation_cnt), String(t.sum_strong_deviation_cnt), t.role, t.window_label, t.window_end_ts.toISOString(), t.time_band]),
     );
+    // Each contributor's current value, baseline median and MAD (§7.5) are columns too; a missing contributor is empty.
+    const head = csv[0].split(',');
+    const field = (line: string, name: string) => line.split(',')[head.indexOf(name)];
+    expect(head.slice(-5)).toEqual(['contributor_3_metric', 'contributor_3_z', 'contributor_3_value', 'contributor_3_baseline_median', 'contributor_3_baseline_mad']);
+    top.forEach((t, i) => {
+      for (const k of [1, 2, 3]) {
+        const c = t.contributors?.[k - 1];
+        expect(field(csv[i + 1], `contributor_${k}_metric`)).toBe(c?.metric ?? '');
+        for (const f of ['z', 'value', 'baseline_median', 'baseline_mad'] as const) {
+          const got = field(csv[i + 1], `contributor_${k}_${f}`);
+          if (c?.[f] === null || c?.[f] === undefined) expect(got).toBe('');
+          else expect(Number(got)).toBe(c[f]);
+        }
+      }
+    });
+    expect(top.some((t) => t.contributors?.length)).toBe(true);
     const table = renderTop(top, 'table', new Map([[top[0].host_ip, '<= marked']])).split('\n');
     expect(table[0]).toMatch(/end UTC band/);
     expect(table.filter((l) => /^\s+\d+ /.test(l)).map((l) => l.trim().split(/\s+/).slice(0, 8))).toEqual(

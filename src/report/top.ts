@@ -80,13 +80,24 @@ function explain(c: Contributor): string {
   return `${c.metric} z=${num(c.z)} now=${num(c.value)} med=${num(c.baseline_median)} mad=${num(c.baseline_mad)}`;
 }
 
+/** The CSV's fixed columns, then metric, z, value, baseline median and MAD of up to three contributors. */
+const CSV_COLUMNS = [
+  'rank', 'host_ip', 'max_strong_deviation_cnt', 'sum_strong_deviation_cnt', 'role', 'window_label', 'window_end_ts', 'time_band', 'anomaly_score',
+  'anomaly_strength_core', 'beacon_suspicion_score', 'exfiltration_suspicion_score', 'lateral_movement_score', 'baseline_source', 'top_contributors',
+] as const;
+const CONTRIBUTOR_FIELDS = ['metric', 'z', 'value', 'baseline_median', 'baseline_mad'] as const;
+
+function renderCsv(rows: TopHost[]): string {
+  const cell = (x: unknown) => (x === null || x === undefined ? '' : x instanceof Date ? x.toISOString() : typeof x === 'string' && /[",\n]/.test(x) ? `"${x.replaceAll('"', '""')}"` : String(x));
+  const slots = [1, 2, 3];
+  const head = [...CSV_COLUMNS, ...slots.flatMap((k) => CONTRIBUTOR_FIELDS.map((f) => `contributor_${k}_${f}`))];
+  const line = (r: TopHost) => [...CSV_COLUMNS.map((c) => r[c]), ...slots.flatMap((k) => CONTRIBUTOR_FIELDS.map((f) => r.contributors?.[k - 1]?.[f]))].map(cell).join(',');
+  return [head.join(','), ...rows.map(line)].join('\n');
+}
+
 export function renderTop(rows: TopHost[], format: 'table' | 'json' | 'csv', marks: Map<string, string> = new Map()): string {
   if (format === 'json') return rows.map((r) => JSON.stringify({ ...r, ...(marks.has(r.host_ip) ? { ground_truth: marks.get(r.host_ip) } : {}) })).join('\n');
-  if (format === 'csv') {
-    const head = 'rank,host_ip,max_strong_deviation_cnt,sum_strong_deviation_cnt,role,window_label,window_end_ts,time_band,anomaly_score,anomaly_strength_core,beacon_suspicion_score,exfiltration_suspicion_score,lateral_movement_score,baseline_source,top_contributors';
-    const q = (s: unknown) => `"${String(s ?? '').replaceAll('"', '""')}"`;
-    return [head, ...rows.map((r) => [r.rank, r.host_ip, r.max_strong_deviation_cnt, r.sum_strong_deviation_cnt, r.role, r.window_label, r.window_end_ts.toISOString(), r.time_band, r.anomaly_score, r.anomaly_strength_core, r.beacon_suspicion_score, r.exfiltration_suspicion_score, r.lateral_movement_score, r.baseline_source, q(r.top_contributors)].join(','))].join('\n');
-  }
+  if (format === 'csv') return renderCsv(rows);
   const lines = [`${'#'.padStart(3)} ${'host'.padEnd(16)} ${'strong'.padStart(6)} ${'sum'.padStart(5)} ${'role'.padEnd(8)} ${'window'.padEnd(6)} ${'end UTC'.padEnd(7)} ${'band'.padEnd(4)} ${'score'.padStart(5)} ${'core'.padStart(5)} ${'beacon'.padStart(6)} ${'exfil'.padStart(5)} ${'lateral'.padStart(7)} ${'base'.padEnd(7)} truth`];
   for (const r of rows) {
     lines.push(
