@@ -62,6 +62,21 @@ export function batchesInRange(fromMs: number, toMs: number): Batch[] {
 
 export const batchesOfDay = (dayMs: number) => batchesInRange(dayMs, dayMs + DAY_MS);
 
+/**
+ * Batches as runs of consecutive 15-minute batches, for people: a missing day is one
+ * "2026-11-25T00:00:00Z..2026-11-25T23:45:00Z (96 batches)", not 96 timestamps.
+ */
+export function batchRuns(batches: Batch[]): string[] {
+  const starts = [...new Set(batches.map((b) => b.start))].sort((a, b) => a - b);
+  const runs: [number, number][] = [];
+  for (const s of starts) {
+    const last = runs.at(-1);
+    if (last && s === last[1] + BATCH_MS) last[1] = s;
+    else runs.push([s, s]);
+  }
+  return runs.map(([a, b]) => (a === b ? isoZ(a) : `${isoZ(a)}..${isoZ(b)} (${(b - a) / BATCH_MS + 1} batches)`));
+}
+
 export interface BatchSelection {
   date?: string;
   batch?: string;

@@ -92,9 +92,13 @@ export function redact(value: unknown, depth = 0): unknown {
 
 const pad2 = (n: number) => String(n).padStart(2, '0');
 
+/** A long list stays whole in JSON; a text line shows its first items and how many more. */
+const TEXT_LIST_ITEMS = 5;
+
 function textValue(v: unknown): string {
   if (typeof v === 'number') return Number.isInteger(v) ? String(v) : String(Math.round(v * 1000) / 1000);
   if (typeof v === 'string') return /^[^\s"]+$/.test(v) ? v : JSON.stringify(v);
+  if (Array.isArray(v) && v.length > TEXT_LIST_ITEMS) return `${JSON.stringify(v.slice(0, TEXT_LIST_ITEMS)).slice(0, -1)},… ${v.length - TEXT_LIST_ITEMS} more]`;
   return JSON.stringify(v);
 }
 

@@ -7,7 +7,7 @@
 import { copyFileSync, mkdirSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { batchesOfDay, isoZ, parseDay } from '../../src/engine/batches.ts';
+import { batchRuns, batchesOfDay, isoZ, parseDay } from '../../src/engine/batches.ts';
 import { LocalLedger } from '../../src/pipeline/ledger-local.ts';
 import { FileLockManager } from '../../src/pipeline/lock-file.ts';
 import { Tracker, reportExitCode, runNightly } from '../../src/pipeline/nightly.ts';
@@ -39,6 +39,19 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(() => tmp.cleanup());
 
+describe('gaps for people', () => {
+  it('are runs of consecutive batches: a missing day is one line, not 96', () => {
+    const at = (t: string) => ({ start: Date.parse(t) });
+    expect(batchRuns(batchesOfDay(parseDay('2026-11-25')))).toEqual(['2026-11-25T00:00:00Z..2026-11-25T23:45:00Z (96 batches)']);
+    // Unsorted and repeated input; single batches stay single timestamps.
+    expect(batchRuns([at('2026-03-01T10:45:00Z'), at('2026-03-01T05:15:00Z'), at('2026-03-01T10:30:00Z'), at('2026-03-01T10:30:00Z'), at('2026-03-01T11:00:00Z')])).toEqual([
+      '2026-03-01T05:15:00Z',
+      '2026-03-01T10:30:00Z..2026-03-01T11:00:00Z (3 batches)',
+    ]);
+    expect(batchRuns([])).toEqual([]);
+  });
+});
+
 describe('a day with three missing raw batches', () => {
   let nightly: Awaited<ReturnType<typeof runCli>>;
 
@@ -47,7 +60,7 @@ describe('a day with three missing raw batches', () => {
     expect(nightly.stderr).toBe('');
     expect(nightly.code).toBe(3);
     const ev = events(nightly.stdout);
-    expect(ev.find((e) => e.event === 'gaps')).toMatchObject({ level: 'warn', status: 'missing_input', batches: GAPS });
+    expect(ev.find((e) => e.event === 'gaps')).toMatchObject({ level: 'warn', status: 'missing_input', batches: GAPS, msg: `3 batch(es) have no raw input (not built, exit 3): ${GAPS.join(', ')}` });
     const raw = ev.find((e) => e.event === 'step' && e.dataset === 'delta+delta_peers+pair_counts')!;
     expect(raw).toMatchObject({ status: 'partial', committed: 93 * 3, missing_input: 3 * 3 });
     expect(ev.at(-1)).toMatchObject({ event: 'run_finished', exit_code: 3, status: 'input_not_ready' });

@@ -67,6 +67,16 @@ describe('Logger', () => {
     ]);
   });
 
+  it('text: a long list shows its first five items and how many more; json keeps it whole', () => {
+    const batches = Array.from({ length: 96 }, (_, i) => `b${i}`);
+    const t = sinks(true);
+    new Logger({ format: 'text', stdout: t.stdout, stderr: t.stderr, now: NOW }).warn('gaps', { msg: '96 missing', batches, few: ['x', 'y'] });
+    expect(t.err).toEqual(['03:04:05 WARN  gaps 96 missing batches=["b0","b1","b2","b3","b4",… 91 more] few=["x","y"]\n']);
+    const j = sinks();
+    new Logger({ format: 'json', stdout: j.stdout, stderr: j.stderr, now: NOW }).warn('gaps', { msg: '96 missing', batches });
+    expect(JSON.parse(j.out[0]).batches).toEqual(batches);
+  });
+
   it('never writes credentials', () => {
     const s = sinks();
     const log = new Logger({ format: 'json', stdout: s.stdout, stderr: s.stderr, now: NOW });

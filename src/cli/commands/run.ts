@@ -9,7 +9,7 @@
  */
 import type { Argv, CommandModule } from 'yargs';
 import { EXIT, InputNotReadyError, UsageError, exitCodeOf, oneLine } from '../../errors/index.ts';
-import { isoZ } from '../../engine/batches.ts';
+import { batchRuns, isoZ } from '../../engine/batches.ts';
 import { emitSummary, startProgress, type Logger } from '../../log/index.ts';
 import { openRunContext } from '../../pipeline/context.ts';
 import {
@@ -115,7 +115,7 @@ export function finishRun(log: Logger, report: RunReport, ledgerOk: boolean): vo
   emitSummary(log, report.summary);
   if (report.gaps.length) {
     const batches = report.gaps.map((b) => isoZ(b.start));
-    log.warn('gaps', { status: 'missing_input', batches, msg: `${batches.length} batch(es) have no raw input (not built, exit 3): ${batches.join(', ')}` });
+    log.warn('gaps', { status: 'missing_input', batches, msg: `${batches.length} batch(es) have no raw input (not built, exit 3): ${batchRuns(report.gaps).join(', ')}` });
   }
   for (const o of report.outcomes)
     if (o.error instanceof InputNotReadyError) log.warn('input_not_ready', { dataset: o.name, partition: o.range, msg: oneLine(o.error) });

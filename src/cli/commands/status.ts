@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { InputNotReadyError, UsageError, oneLine } from '../../errors/index.ts';
-import { DAY_MS, batchesOfDay, isoZ, selectBatches, type Batch } from '../../engine/batches.ts';
+import { DAY_MS, batchRuns, batchesOfDay, isoZ, selectBatches, type Batch } from '../../engine/batches.ts';
 import type { Logger } from '../../log/index.ts';
 import { batchPartition } from '../../storage/layout.ts';
 import type { Manifest } from '../../storage/manifest.ts';
@@ -218,7 +218,7 @@ export function renderStatus(report: StatusReport, verbose: boolean): string {
       .trimEnd();
   const lines = [fmt(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(fmt), ''];
   lines.push(report.gaps.length ? `gaps: ${report.gaps.length} batch(es) whose raw input never arrived:` : 'gaps: none');
-  for (const g of report.gaps) lines.push(`  ${isoZ(g.start)}`);
+  for (const run of batchRuns(report.gaps)) lines.push(`  ${run}`);
   const failed = report.problems.filter((p) => p.status === 'failed');
   if (failed.length) {
     lines.push(`failed: ${failed.length} partition(s):`);
