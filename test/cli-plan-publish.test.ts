@@ -172,19 +172,19 @@ describe('ndr-sql plan build fg-c --date D --upstream', () => {
     expect(empty.steps.map(([d]) => d)).toEqual([RAW_STAGE, 'delta_peers_daily', 'fg_a', 'fg_b', 'fg_c']);
 
     // Raw stage, in the order --upstream builds it: the look-back history of D (all of D-1, so that
-    // D's novelty sees it), the 3 lead batches of D-1 (D's first w_1h windows), D, and the 95
-    // batches FG-B's horizon needs. A partition planned by two steps is listed by each.
-    expect(stepCounts(empty, RAW_STAGE)).toEqual(counts({ missing: 3 * (LOOKBACK + LEAD + DAY + PREV_BATCHES) }));
+    // D's novelty sees it), D, and within D-1 the 3 lead batches (D's first w_1h windows) and the
+    // 95 batches FG-B's horizon needs. A partition planned by several steps counts once.
+    expect(stepCounts(empty, RAW_STAGE)).toEqual(counts({ missing: 3 * (LOOKBACK + DAY) }));
     for (const ds of ['delta', 'delta_peers', 'pair_counts']) {
       expect(stateOf(empty, `${ds}/feature_spec_version=v1/dt=${D}/hh=00/mm=00`)).toEqual(['missing']);
       expect(stateOf(empty, `${ds}/feature_spec_version=v1/dt=${D}/hh=23/mm=45`)).toEqual(['missing']);
-      expect(stateOf(empty, `${ds}/feature_spec_version=v1/dt=${PREV}/hh=00/mm=00`)).toEqual(['missing', 'missing']); // look-back, FG-B's range
-      expect(stateOf(empty, `${ds}/feature_spec_version=v1/dt=${PREV}/hh=23/mm=45`)).toEqual(['missing', 'missing']); // look-back, lead
-      expect(stateOf(empty, `${ds}/feature_spec_version=v1/dt=${PREV}/hh=23/mm=15`)).toEqual(['missing', 'missing', 'missing']); // look-back, lead, FG-B's range
+      expect(stateOf(empty, `${ds}/feature_spec_version=v1/dt=${PREV}/hh=00/mm=00`)).toEqual(['missing']); // look-back, FG-B's range
+      expect(stateOf(empty, `${ds}/feature_spec_version=v1/dt=${PREV}/hh=23/mm=45`)).toEqual(['missing']); // look-back, lead
+      expect(stateOf(empty, `${ds}/feature_spec_version=v1/dt=${PREV}/hh=23/mm=15`)).toEqual(['missing']); // look-back, lead, FG-B's range
     }
-    // FG-A: its input is built by the raw stage first, so every anchor is no_input for now.
-    expect(stepCounts(empty, 'fg_a')).toEqual(counts({ no_input: DAY + PREV_BATCHES }));
-    expect(stateOf(empty, `fg_a/feature_spec_version=v1/dt=${D}/hh=10/mm=00`)).toEqual(['no_input']);
+    // FG-A: the plan's raw stage builds its input first, so every anchor would be built.
+    expect(stepCounts(empty, 'fg_a')).toEqual(counts({ missing: DAY + PREV_BATCHES }));
+    expect(stateOf(empty, `fg_a/feature_spec_version=v1/dt=${D}/hh=10/mm=00`)).toEqual(['missing']);
     // FG-B for the scheduled reference date (daily: D itself), every table.
     expect(stepCounts(empty, 'fg_b')).toEqual(counts({ missing: FG_B_TABLES.length }));
     expect(empty.partitions.filter((p) => p.dataset === 'fg_b')).toEqual(
@@ -204,9 +204,8 @@ describe('ndr-sql plan build fg-c --date D --upstream', () => {
   });
 
   it('on an empty warehouse also lists the FG-C partitions of D that the build would produce', () => {
-    // Every batch of D, as no_input until its FG-A exists (FG-C is planned in passes of 24 batches).
-    const fgc = stepCounts(empty, 'fg_c')!;
-    expect(fgc.missing + fgc.no_input, `fg_c line: ${JSON.stringify(fgc)}`).toBe(DAY);
+    // Every batch of D, missing: the plan's FG-A step builds what it reads (FG-C is planned in passes of 24 batches).
+    expect(stepCounts(empty, 'fg_c')).toEqual(counts({ missing: DAY }));
     expect(empty.partitions.filter((p) => p.dataset === 'fg_c' && p.partition.includes(`dt=${D}`))).toHaveLength(DAY);
   });
 
@@ -223,10 +222,10 @@ describe('ndr-sql plan build fg-c --date D --upstream', () => {
 
     const p = parsePlan(r.stdout);
     expect(stateOf(p, `delta_peers/feature_spec_version=v1/dt=${D}/hh=12/mm=00`)).toEqual(['up_to_date']);
-    expect(stepCounts(p, RAW_STAGE)).toEqual(counts({ up_to_date: 3 * DAY, missing: 3 * (LOOKBACK + LEAD + PREV_BATCHES) }));
-    expect(stateOf(p, `pair_counts/feature_spec_version=v1/dt=${PREV}/hh=12/mm=00`)).toEqual(['missing', 'missing']); // look-back, FG-B's range
-    // D's anchors now have their input: missing (would be built); D-1's still wait for the raw stage.
-    expect(stepCounts(p, 'fg_a')).toEqual(counts({ missing: DAY, no_input: PREV_BATCHES }));
+    expect(stepCounts(p, RAW_STAGE)).toEqual(counts({ up_to_date: 3 * DAY, missing: 3 * LOOKBACK }));
+    expect(stateOf(p, `pair_counts/feature_spec_version=v1/dt=${PREV}/hh=12/mm=00`)).toEqual(['missing']); // look-back, FG-B's range
+    // D's anchors read what exists, D-1's what the plan's raw stage builds: all would be built.
+    expect(stepCounts(p, 'fg_a')).toEqual(counts({ missing: DAY + PREV_BATCHES }));
     expect(stateOf(p, `fg_a/feature_spec_version=v1/dt=${D}/hh=12/mm=00`)).toEqual(['missing']);
     expect(stepCounts(p, 'fg_b')).toEqual(counts({ missing: FG_B_TABLES.length }));
   });
@@ -252,12 +251,12 @@ describe('ndr-sql plan build fg-c --date D --upstream', () => {
     // FG-B is not built in a dry run: the plan still shows FG-C (it does not stop at the missing baseline).
     expect(r.code, r.stderr).toBe(0);
     const p = parsePlan(r.stdout);
-    expect(stepCounts(p, 'fg_a')).toEqual(counts({ up_to_date: 1, missing: DAY - 1, no_input: PREV_BATCHES }));
-    expect(stateOf(p, `fg_a/feature_spec_version=v1/dt=${D}/hh=10/mm=00`)).toEqual(['up_to_date']);
+    // The batch just built read no look-back (D-1 has no raw stage yet); the plan builds D-1's
+    // first, so that batch is stale, as the build below then finds it.
+    expect(stepCounts(p, 'fg_a')).toEqual(counts({ stale: 1, missing: DAY - 1 + PREV_BATCHES }));
+    expect(stateOf(p, `fg_a/feature_spec_version=v1/dt=${D}/hh=10/mm=00`)).toEqual(['stale']);
     expect(stepCounts(p, 'fg_b')).toEqual(counts({ missing: FG_B_TABLES.length }));
-    const fgc = stepCounts(p, 'fg_c')!;
-    expect(fgc.up_to_date + fgc.stale).toBe(0);
-    expect(fgc.missing + fgc.no_input).toBe(DAY);
+    expect(stepCounts(p, 'fg_c')).toEqual(counts({ missing: DAY }));
   });
 
   it('without --upstream, the plan stops where the build would: no baseline, exit 3 naming the fg-b command', async () => {
@@ -272,9 +271,13 @@ describe('ndr-sql plan build fg-c --date D --upstream', () => {
   });
 
   it('after FG-C of two hours is built with --upstream, the same selection plans as all up to date', async () => {
+    const plan = parsePlan((await runCli(['plan', 'build', 'fg-c', ...SEL, '--upstream', ...args])).stdout);
     const b = await runCli(['build', 'fg-c', ...SEL, '--upstream', ...args]);
     expect(b.code, b.stderr).toBe(0);
     const built = committedBy(b.stdout);
+    // The plan said exactly what the build then did, step by step.
+    const toBuild = Object.fromEntries(plan.steps.map(([d, c]) => [d, c.missing + c.stale]).filter(([, n]) => n));
+    expect(toBuild).toEqual(built);
     expect(built.fg_c).toBe(SEL_BATCHES);
     expect(built.fg_b).toBe(FG_B_TABLES.length);
     // All 8 anchors: 10:00, built above before D-1 existed, is stale now that its look-back has D-1.
@@ -304,10 +307,10 @@ describe('ndr-sql plan build fg-c --date D --upstream', () => {
     const p = parsePlan(r.stdout);
     // The whole raw stage is built: D (above) and D-1 (the look-back, hence the lead and FG-B's
     // range too); the complete look-back day itself is only listed, not planned.
-    expect(stepCounts(p, RAW_STAGE)).toEqual(counts({ up_to_date: 3 * (LEAD + DAY + PREV_BATCHES) }));
+    expect(stepCounts(p, RAW_STAGE)).toEqual(counts({ up_to_date: 3 * (DAY + LOOKBACK) })); // D-1's lead and FG-B batches are within it
     expect(stepCounts(p, 'fg_b')).toEqual(counts({ up_to_date: FG_B_TABLES.length }));
-    // Every batch of D is listed (no_input until its FG-A exists), whichever pass of 24 it falls in.
-    expect(stepCounts(p, 'fg_c')).toEqual(counts({ up_to_date: SEL_BATCHES, no_input: DAY - SEL_BATCHES }));
+    // Every batch of D is listed, whichever pass of 24 it falls in: the rest of D missing, as the plan's FG-A step builds their input.
+    expect(stepCounts(p, 'fg_c')).toEqual(counts({ up_to_date: SEL_BATCHES, missing: DAY - SEL_BATCHES }));
     // FG-A's freshness does not depend on the selection: the anchors built with --from/--to are up to date for --date.
     expect(stepCounts(p, 'fg_a')).toEqual(counts({ up_to_date: SEL_BATCHES + PREV_BATCHES, missing: DAY - SEL_BATCHES }));
   });

@@ -12,7 +12,7 @@ import { batchPartition } from '../storage/layout.ts';
 import { deltaColumns, deltaPeersColumns, deltaPeersDailyColumns, fgAColumns } from '../transforms/columns.ts';
 import { jobspecHash, type RunContext } from './context.ts';
 import { partitionState, planEntry, type Expected } from './freshness.ts';
-import { batchOfManifest, dailyPartition, digestInput, floorDay, inheritedMissingFields, loadBatchInput, registerInput } from './inputs.ts';
+import { batchOfManifest, dailyPartition, digestInput, floorDay, inheritedMissingFields, loadBatchInput, notePlanned, registerInput } from './inputs.ts';
 import { templateRefs } from './build-raw.ts';
 import type { PlanEntry, StepResult } from './build.ts';
 
@@ -51,7 +51,10 @@ export async function incompleteLookbackDays(ctx: RunContext, dayMs: number): Pr
   for (const d of lookbackDays(ctx, dayMs)) {
     if (complete.has(d)) continue;
     const prefix = `delta_peers/feature_spec_version=${ctx.specs.version}/dt=${isoZ(d).slice(0, 10)}`;
-    if ((await ctx.warehouse.listCommitted(prefix)).length < DAY_MS / BATCH_MS) out.push(d);
+    const present = new Set(await ctx.warehouse.listCommitted(prefix));
+    // In a plan, the batches an earlier step would build count as there.
+    for (const p of ctx.plannedPartitions?.keys() ?? []) if (p.startsWith(`${prefix}/`)) present.add(p);
+    if (present.size < DAY_MS / BATCH_MS) out.push(d);
     else complete.add(d);
   }
   return out;
@@ -183,6 +186,7 @@ export async function buildFgA(ctx: RunContext, anchors: Batch[]): Promise<StepR
       ...ready.map((a) => planEntry(batchPartition('fg_a', v, a), existing.get(batchPartition('fg_a', v, a)), expected.get(a.start)!, ctx.force)),
       ...missing.map((a) => ({ partition: batchPartition('fg_a', v, a), state: 'no_input' as const })),
     ];
+    notePlanned(ctx, planned);
     return [...steps, { dataset: 'fg_a', committed: [], skipped, missing, seconds: (Date.now() - t0) / 1000, planned }];
   }
   if (!todo.length) return [...steps, { dataset: 'fg_a', committed: [], skipped, missing, seconds: (Date.now() - t0) / 1000 }];

@@ -22,6 +22,7 @@ import type { JobName } from '../config/jobspec-schemas.ts';
 import { jobspecHash, type RunContext } from './context.ts';
 import type { PlanEntry } from './build.ts';
 import { partitionState, planEntry } from './freshness.ts';
+import { notePlanned } from './inputs.ts';
 
 export const RAW_DATASETS = ['delta', 'delta_peers', 'pair_counts'] as const;
 export type RawDataset = (typeof RAW_DATASETS)[number];
@@ -141,6 +142,7 @@ export async function buildFromRaw(ctx: RunContext, datasets: RawDataset[], batc
       ...ready.map((b) => planEntry(batchPartition(d, version, b), existing.get(batchPartition(d, version, b)), expectedOf(d, b), ctx.force)),
       ...missingBatches.map((b) => ({ partition: batchPartition(d, version, b), state: 'no_input' as const })),
     ]);
+    notePlanned(ctx, planned);
     return { committed: [], skipped, missing: missingBatches, planned };
   }
   if (!todo.length) return { committed: [], skipped, missing: missingBatches };

@@ -8,6 +8,7 @@ import type { JobName, JobSpecs } from '../config/jobspec-schemas.ts';
 import { canonicalJson, sha256 } from '../config/jobspec-source.ts';
 import type { RuntimeConfig } from '../config/runtime.ts';
 import { Session } from '../engine/session.ts';
+import type { Manifest } from '../storage/manifest.ts';
 import type { Logger } from '../log/index.ts';
 import type { Warehouse } from '../storage/warehouse.ts';
 import { installJobSpecParams } from '../transforms/jobspec-params.ts';
@@ -29,6 +30,12 @@ export interface RunContext {
    * them stops where the build would). Empty outside dry runs.
    */
   plannedBaselines: PlannedBaseline[];
+  /**
+   * `ndr-sql plan` only: the partitions the plan's earlier steps would (re)write, as stand-in
+   * manifests (run_id 'planned'), so that a later step plans against its inputs as the build
+   * would find them. Undefined elsewhere: `status` and a run's own dry runs see only what exists.
+   */
+  plannedPartitions?: Map<string, Manifest>;
 }
 
 export interface PlannedBaseline {

@@ -8,6 +8,7 @@ import { registerInputView } from '../engine/execute.ts';
 import type { Manifest, ManifestInput } from '../storage/manifest.ts';
 import { batchPartition } from '../storage/layout.ts';
 import type { Column } from '../transforms/columns.ts';
+import type { PlanEntry } from './build.ts';
 import type { RunContext } from './context.ts';
 
 export interface LoadedInput {
@@ -21,7 +22,42 @@ export interface LoadedInput {
 export async function loadBatchInput(ctx: RunContext, dataset: string, fromMs: number, toMs: number): Promise<LoadedInput> {
   const parts = batchesInRange(fromMs, toMs).map((b) => batchPartition(dataset, ctx.specs.version, b));
   const found = await ctx.warehouse.readManifests(parts);
+  // In a plan, what an earlier step would (re)write stands in for what is there now.
+  for (const p of parts) if (ctx.plannedPartitions?.has(p)) found.set(p, ctx.plannedPartitions.get(p)!);
   return { dataset, manifests: parts.flatMap((p) => (found.has(p) ? [found.get(p)!] : [])), missing: parts.filter((p) => !found.has(p)) };
+}
+
+/**
+ * In `ndr-sql plan`, remember the partitions a step would build (missing or stale) for the
+ * steps after it; see RunContext.plannedPartitions. A no-op outside `plan`.
+ */
+export function notePlanned(ctx: RunContext, entries: PlanEntry[]): void {
+  if (!ctx.plannedPartitions) return;
+  for (const e of entries) if (e.state === 'missing' || e.state === 'stale') ctx.plannedPartitions.set(e.partition, standIn(ctx, e.partition));
+}
+
+/** A manifest for a partition that does not exist yet: its path, its values, no rows. */
+function standIn(ctx: RunContext, partition: string): Manifest {
+  const segments = partition.split('/');
+  const values = Object.fromEntries(segments.filter((x) => x.includes('=')).map((x) => [x.slice(0, x.indexOf('=')), x.slice(x.indexOf('=') + 1)]));
+  return {
+    dataset: segments.slice(0, segments.findIndex((x) => x.includes('='))).join('/'),
+    partition,
+    partition_values: values,
+    feature_spec_version: ctx.specs.version,
+    run_id: 'planned',
+    created_at: '',
+    files: [],
+    row_count: 0,
+    columns: [],
+    template: [],
+    jobspec_sha256: '',
+    inputs: [],
+    dq: {},
+    missing_optional_fields: [],
+    engine: ctx.engine,
+    timings_ms: {},
+  };
 }
 
 export const dailyPartition = (dataset: string, version: string, dayMs: number) =>

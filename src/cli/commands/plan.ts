@@ -39,6 +39,8 @@ export const planCommand: CommandModule<object, PlanArgs> = {
     if (!args.verb || !args.target) throw new UsageError('plan needs `build <dataset>` or `run nightly|streaming`, or --graph');
     const opened = await openCommon(args);
     const ctx = await openRunContext({ ...opened, force: args.force, dryRun: true });
+    // Later steps plan against what earlier ones would write (an empty warehouse plans FG-A and FG-C as missing).
+    ctx.plannedPartitions = new Map();
     try {
       let steps: StepResult[];
       if (args.verb === 'build') {
@@ -55,18 +57,28 @@ export const planCommand: CommandModule<object, PlanArgs> = {
 };
 
 const STATES: PlanEntry['state'][] = ['missing', 'stale', 'up_to_date', 'no_input'];
+const STATE_WEIGHT: Record<PlanEntry['state'], number> = { missing: 3, stale: 3, no_input: 2, up_to_date: 1 };
 
 export function renderPlan(steps: StepResult[], verbose: boolean): string {
   // Steps run in chunks (per day, per FG-C pass): one line per dataset, in first-seen order.
-  const byDataset = new Map<string, PlanEntry[]>();
-  for (const step of steps) byDataset.set(step.dataset, [...(byDataset.get(step.dataset) ?? []), ...(step.planned ?? [])]);
+  // A partition planned by several steps (a look-back day for each day after it) counts once,
+  // in the state that decides what the build does with it.
+  const byDataset = new Map<string, Map<string, PlanEntry>>();
+  for (const step of steps) {
+    const entries = byDataset.get(step.dataset) ?? byDataset.set(step.dataset, new Map()).get(step.dataset)!;
+    for (const e of step.planned ?? []) {
+      const seen = entries.get(e.partition);
+      if (!seen || STATE_WEIGHT[e.state] > STATE_WEIGHT[seen.state]) entries.set(e.partition, e);
+    }
+  }
   const width = Math.max(22, ...[...byDataset.keys()].map((d) => d.length + 2));
   const lines = [`${'step'.padEnd(width)}${STATES.map((s) => s.padStart(12)).join('')}`];
-  for (const [dataset, planned] of byDataset) {
+  for (const [dataset, entries] of byDataset) {
+    const planned = [...entries.values()];
     const counts = STATES.map((s) => String(planned.filter((p) => p.state === s).length).padStart(12));
     lines.push(`${dataset.padEnd(width)}${counts.join('')}`);
     if (verbose) for (const p of planned) lines.push(`  ${p.state.padEnd(11)} ${p.partition}${p.reason ? `  (${p.reason})` : ''}`);
   }
-  lines.push('', 'missing/stale partitions would be built; no_input: their input does not exist yet (built by an upstream step, or a gap).');
+  lines.push('', 'missing/stale partitions would be built; no_input: their input does not exist and no step of this plan builds it (a gap, or --upstream left out).');
   return lines.join('\n');
 }
