@@ -1,5 +1,6 @@
 /** The local-filesystem warehouse. Same protocol as S3: run-unique files, manifest last. */
 import { mkdir, readFile, readdir, rename, rm, stat, writeFile, copyFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { ConfigError } from '../errors/index.ts';
 import { MANIFEST_NAME, type Manifest, type ManifestFile } from './manifest.ts';
@@ -15,6 +16,21 @@ async function writeFileAtomic(path: string, text: string) {
 async function readJsonFile<T>(path: string): Promise<T | undefined> {
   try {
     return JSON.parse(await readFile(path, 'utf8')) as T;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+/**
+ * Manifests are read by the thousand (a day's FG-A checks ~3,600: its windows and its
+ * 30-day look-back), each a few KB. fs/promises' readFile costs four thread-pool round trips
+ * per file; reading them synchronously was 2–8x faster (2,688 manifests: 0.34–0.70 s
+ * against 1.3–2.6 s), and nothing else waits on the event loop while a step plans.
+ */
+function readJsonFileSync<T>(path: string): T | undefined {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as T;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;
@@ -52,14 +68,16 @@ export class LocalWarehouse implements Warehouse {
     await rm(join(this.dir, '_staging', runId), { recursive: true, force: true });
   }
 
-  readManifest(partition: string) {
-    return readJsonFile<Manifest>(join(this.dir, partition, MANIFEST_NAME));
+  async readManifest(partition: string) {
+    return readJsonFileSync<Manifest>(join(this.dir, partition, MANIFEST_NAME));
   }
 
   async readManifests(partitions: string[]) {
     const out = new Map<string, Manifest>();
-    const found = await Promise.all(partitions.map((p) => this.readManifest(p)));
-    partitions.forEach((p, i) => found[i] && out.set(p, found[i]!));
+    for (const p of partitions) {
+      const m = readJsonFileSync<Manifest>(join(this.dir, p, MANIFEST_NAME));
+      if (m) out.set(p, m);
+    }
     return out;
   }
 
