@@ -13,6 +13,7 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fixedDirectory } from '../src/raw/locate.ts';
 import { runCli } from './support/cli.ts';
 import { tempDir } from './support/context.ts';
 import { datasetRows, events, writeTestJobSpecs } from './nightly/fixture.ts';
@@ -89,6 +90,19 @@ const BATCHES = Array.from({ length: 96 }, (_, i) => [String(Math.floor(i / 4)).
 // ---------------------------------------------------------------------------
 // Day 1 in two files (morning, afternoon), day 3 in one, day 2 in none.
 // ---------------------------------------------------------------------------
+describe('the directory a raw pattern must match under', () => {
+  // A missing directory matches nothing, so the glob is skipped (FG-A's look-back asks for every hour of 30 days).
+  it('is the part before the first wildcard, or a plain path\'s directory', () => {
+    expect(fixedDirectory('/data/raw/dt=2026-11-24/hh=05/*.parquet')).toBe('/data/raw/dt=2026-11-24/hh=05');
+    expect(fixedDirectory('/data/raw/dt=2026-11-*/**/*.ndjson.gz')).toBe('/data/raw');
+    expect(fixedDirectory('/data/raw/{a,b}/x.parquet')).toBe('/data/raw');
+    expect(fixedDirectory('/data/raw/conn.[0-9].log')).toBe('/data/raw');
+    expect(fixedDirectory('/data/raw/one.parquet')).toBe('/data/raw');
+    expect(fixedDirectory('*.parquet')).toBe('.');
+    expect(fixedDirectory('/*.parquet')).toBe('/');
+  });
+});
+
 describe('a plain glob over per-day files', () => {
   const RAW = join(tmp.dir, 'raw');
   const GLOB = join(RAW, '*.ndjson');

@@ -3,6 +3,7 @@
  * expanded per batch, so only the files of the batches being built are read;
  * a plain glob reads every matching file and events are placed by event_start.
  */
+import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { formatBatch, type Batch } from '../engine/batches.ts';
 import type { Session } from '../engine/session.ts';
@@ -30,8 +31,23 @@ export function expandTemplate(uri: string, b: Batch): string {
   return uri.replaceAll('{dt}', dt).replaceAll('{hh}', hh).replaceAll('{mm}', mm);
 }
 
-/** Local glob through DuckDB's own glob(), so patterns mean the same as in read_*. */
+/**
+ * The directory a pattern's matches must lie under: its segments before the first one with a
+ * wildcard (for a plain path, its directory).
+ */
+export function fixedDirectory(pattern: string): string {
+  const segments = pattern.split('/');
+  const wild = segments.findIndex((x) => /[*?[{]/.test(x));
+  return segments.slice(0, wild < 0 ? -1 : wild).join('/') || (pattern.startsWith('/') ? '/' : '.');
+}
+
+/**
+ * Local glob through DuckDB's own glob(), so patterns mean the same as in read_*. A pattern
+ * whose fixed directory does not exist matches nothing without asking DuckDB (~1.4 ms a
+ * query): FG-A's look-back asks for every hour of up to 30 days before the data begins.
+ */
 async function globLocal(session: Session, pattern: string): Promise<RawFile[]> {
+  if (!existsSync(fixedDirectory(pattern))) return [];
   const rows = await session.all<{ file: string }>(inline(sql`SELECT file FROM glob(${lit(pattern)}) ORDER BY file`));
   return Promise.all(
     rows.map(async ({ file }) => {
