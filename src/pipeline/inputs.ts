@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { BATCH_MS, DAY_MS, batchesInRange, isoZ, type Batch } from '../engine/batches.ts';
 import { registerInputView } from '../engine/execute.ts';
 import type { Manifest, ManifestInput } from '../storage/manifest.ts';
-import { batchPartition } from '../storage/layout.ts';
+import { batchPartition, partitionValues } from '../storage/layout.ts';
 import type { Column } from '../transforms/columns.ts';
 import type { PlanEntry } from './build.ts';
 import type { RunContext } from './context.ts';
@@ -39,11 +39,10 @@ export function notePlanned(ctx: RunContext, entries: PlanEntry[]): void {
 /** A manifest for a partition that does not exist yet: its path, its values, no rows. */
 function standIn(ctx: RunContext, partition: string): Manifest {
   const segments = partition.split('/');
-  const values = Object.fromEntries(segments.filter((x) => x.includes('=')).map((x) => [x.slice(0, x.indexOf('=')), x.slice(x.indexOf('=') + 1)]));
   return {
     dataset: segments.slice(0, segments.findIndex((x) => x.includes('='))).join('/'),
     partition,
-    partition_values: values,
+    partition_values: partitionValues(partition),
     feature_spec_version: ctx.specs.version,
     run_id: 'planned',
     created_at: '',
