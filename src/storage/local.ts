@@ -68,14 +68,18 @@ export class LocalWarehouse implements Warehouse {
     await rm(join(this.dir, '_staging', runId), { recursive: true, force: true });
   }
 
-  async readManifest(partition: string) {
+  private manifestOf(partition: string) {
     return readJsonFileSync<Manifest>(join(this.dir, partition, MANIFEST_NAME));
+  }
+
+  async readManifest(partition: string) {
+    return this.manifestOf(partition);
   }
 
   async readManifests(partitions: string[]) {
     const out = new Map<string, Manifest>();
     for (const p of partitions) {
-      const m = readJsonFileSync<Manifest>(join(this.dir, p, MANIFEST_NAME));
+      const m = this.manifestOf(p);
       if (m) out.set(p, m);
     }
     return out;
