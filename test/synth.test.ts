@@ -330,7 +330,7 @@ describe('injected attacks', () => {
     expect(before.ports).toBeLessThan(15);
   });
 
-  it('exfiltration: hundreds of MB to one new external IP on 443, ≥ 20× the daily median', async () => {
+  it('exfiltration: at night, SMB reads, refused SFTP/FTP, then hundreds of MB over 443 to one new provider', async () => {
     const a = attacker('exfiltration');
     const days = await q<{ d: string; sent: number }>(`
       SELECT strftime(event_start, '%Y-%m-%d') AS d, sum(source_bytes) AS sent FROM raw WHERE source_ip = ${sqlStr(a.host_ip)} GROUP BY 1 ORDER BY 1`);
@@ -339,20 +339,44 @@ describe('injected attacks', () => {
     const median = earlier.length % 2 ? earlier[(earlier.length - 1) / 2] : (earlier[earlier.length / 2 - 1] + earlier[earlier.length / 2]) / 2;
     expect(last).toBeGreaterThan(20 * median);
     expect(last).toBeGreaterThan(300e6);
-    const peer = await one<{ sent: number; recv: number; ports: number[]; hours: number; seen_before: number; other_hosts: number }>(`SELECT
+    const addrs = a.peer_ips!;
+    expect(addrs).toHaveLength(6);
+    expect(addrs[0]).toBe(a.peer_ip);
+    expect(new Set(addrs.map((ip) => ip.split('.').slice(0, 3).join('.'))).size).toBe(1);
+    const list = addrs.map(sqlStr).join(', ');
+    const peer = await one<{ sent: number; recv: number; allowed_ports: number[]; refused: number; refused_ports: number[]; addrs: number; hours: number; first_lh: number; seen_before: number; other_hosts: number }>(`SELECT
       sum(source_bytes) FILTER (WHERE source_ip = ${sqlStr(a.host_ip)}) AS sent, sum(destination_bytes) FILTER (WHERE source_ip = ${sqlStr(a.host_ip)}) AS recv,
-      list(DISTINCT destination_port) AS ports,
+      list(DISTINCT destination_port ORDER BY destination_port) FILTER (WHERE event_action = 'allow') AS allowed_ports,
+      count(*) FILTER (WHERE event_action <> 'allow') AS refused,
+      list(DISTINCT destination_port ORDER BY destination_port) FILTER (WHERE event_action <> 'allow') AS refused_ports,
+      count(DISTINCT destination_ip) AS addrs,
       date_diff('minute', min(event_start), max(event_end)) / 60.0 AS hours,
+      hour(timezone('Asia/Jerusalem', min(event_start)::TIMESTAMPTZ)) AS first_lh,
       count(*) FILTER (WHERE event_start < TIMESTAMP '2026-11-24') AS seen_before,
       count(DISTINCT source_ip) FILTER (WHERE source_ip <> ${sqlStr(a.host_ip)}) AS other_hosts
-      FROM raw WHERE destination_ip = ${sqlStr(a.peer_ip!)}`);
-    expect(peer.sent).toBeGreaterThan(300e6);
+      FROM raw WHERE destination_ip IN (${list})`);
+    expect(peer.sent).toBeGreaterThan(500e6);
     expect(peer.sent / peer.recv).toBeGreaterThan(100);
-    expect(peer.ports).toEqual([443]);
-    expect(peer.hours).toBeGreaterThan(1);
-    expect(peer.hours).toBeLessThan(4);
+    expect(peer.allowed_ports).toEqual([443]);
+    expect(peer.refused).toBeGreaterThanOrEqual(12);
+    expect(peer.refused_ports.every((p) => [21, 22, 990].includes(p))).toBe(true);
+    expect(peer.addrs).toBe(6);
+    expect(peer.hours).toBeGreaterThan(0.25);
+    expect(peer.hours).toBeLessThan(3);
+    expect(peer.first_lh).toBeGreaterThanOrEqual(2);
+    expect(peer.first_lh).toBeLessThan(5);
     expect(peer.seen_before).toBe(0);
     expect(peer.other_hosts).toBe(0);
+    // The collection before it: SMB reads of at least 100 MB from internal servers, at night.
+    const smb = await one<{ n: number; recv: number; servers: number; night: number }>(`
+      SELECT count(*) AS n, sum(destination_bytes) AS recv, count(DISTINCT destination_ip) AS servers,
+        count(*) FILTER (WHERE hour(timezone('Asia/Jerusalem', event_start::TIMESTAMPTZ)) BETWEEN 2 AND 4) AS night
+      FROM raw WHERE source_ip = ${sqlStr(a.host_ip)} AND destination_port = 445 AND event_start >= TIMESTAMP '${a.start.slice(0, 19)}'
+        AND event_start < TIMESTAMP '${a.start.slice(0, 19)}' + INTERVAL 1 HOUR`);
+    expect(smb.n).toBeGreaterThanOrEqual(50);
+    expect(smb.recv).toBeGreaterThan(100e6);
+    expect(smb.servers).toBeGreaterThanOrEqual(1);
+    expect(smb.night).toBe(smb.n);
   });
 
   it('beaconing: a new external peer every ~60 s for many hours, night included, tiny payloads', async () => {

@@ -23,8 +23,10 @@ export interface Attacker {
   start: string;
   end: string;
   description: string;
-  /** The external peer for exfiltration and beaconing. */
+  /** The external peer of beaconing; for exfiltration, the first of `peer_ips`. */
   peer_ip?: string;
+  /** Every external address an exfiltration uploaded to (one provider's /24). */
+  peer_ips?: string[];
   sessions: number;
   bytes_sent: number;
 }
@@ -402,6 +404,16 @@ class Generator {
     return d * 24 + ((local + 22) % 24);
   }
 
+  /** The first UTC hour index on the attack day whose local hour is in [from, to). */
+  private firstAttackHourBetween(from: number, to: number): number {
+    const d = this.p.days - 1;
+    for (let k = 0; k < 24; k++) {
+      const lh = this.cal.localHour[d * 24 + k];
+      if (lh >= from && lh < to) return d * 24 + k;
+    }
+    return d * 24;
+  }
+
   private lastDayEndUs(): number {
     return this.t0Us + this.hours * HOUR_US - 1;
   }
@@ -462,26 +474,48 @@ class Generator {
     };
   }
 
+  /**
+   * A hands-on-keyboard exfiltration at night, as rclone-style tools do it:
+   * collect from file servers over SMB, resolve the cloud provider, get refused
+   * by the egress policy on SFTP/FTP, then upload over HTTPS in parallel
+   * streams to several of the provider's addresses, throttled to stay quiet.
+   */
   exfiltration(h: Host, r: Rng): Attacker {
-    const peerIp = `${EXFIL_OCTET}.${r.between(128, 159)}.${r.int(256)}.${r.between(2, 250)}`;
-    const peer = this.net.ipt.id(peerIp);
+    const net = this.net;
+    const provider = `${EXFIL_OCTET}.${r.between(128, 159)}.${r.int(256)}`;
+    const octets = r.shuffled(Array.from({ length: 200 }, (_, i) => i + 20)).slice(0, 6);
+    const addrs = octets.map((o) => net.ipt.id(`${provider}.${o}`));
+    const shares = r.shuffled((net.byRole.get('file') ?? []).concat(net.byRole.get('db') ?? [])).slice(0, 3).map((s) => s.id);
+    if (h.file >= 0 && !shares.includes(h.file)) shares[0] = h.file;
     const t = this.track(() => {
-      let ts = this.t0Us + this.attackHour(19) * HOUR_US + r.int(20 * 60e6);
-      const stopAt = Math.min(ts + 3 * HOUR_US, this.lastDayEndUs() - 600e6);
-      const target = r.between(380, 560) * 1e6;
+      let ts = this.t0Us + this.firstAttackHourBetween(2, 5) * HOUR_US + r.between(20, 35) * 60e6;
+      // 1. Collection: SMB reads from the file servers.
+      const reads = r.between(50, 80);
+      for (let i = 0; i < reads; i++) {
+        this.tcp(r, h.id, this.eph(h, r), r.pick(shares), 445, ts, r.lognormal(4000, 0.4), r.lognormal(5e6, 0.6), r.lognormal(6, 0.5));
+        ts += r.exp(25e6);
+      }
+      // 2. Resolving the provider; the egress policy refuses SFTP and FTP.
+      for (let i = 0; i < 10; i++) this.udp(h.id, this.eph(h, r), h.dns, 53, ts + i * 2e5, 80, 180, 0.02);
+      const refused = r.between(12, 20);
+      for (let i = 0; i < refused; i++) this.denied(r, h.id, this.eph(h, r), r.pick(addrs), r.pick([22, 21, 990]), T_TCP, ts + r.exp(20e6) + i * 5e6);
+      ts += 3 * 60e6;
+      // 3. Upload: four throttled HTTPS streams over the provider's addresses, ~8 MB chunks.
+      const target = r.between(600, 850) * 1e6;
+      const streams = [ts, ts + 1e6, ts + 2e6, ts + 3e6];
       let total = 0;
-      this.udp(h.id, this.eph(h, r), h.dns, 53, ts - 2e5, 80, 180, 0.02);
-      while (total < target && ts < stopAt) {
-        const sb = r.lognormal(2.0e6, 0.45);
-        const dur = sb / r.lognormal(1.2e6, 0.4);
-        this.ev.push(h.id, peer, this.eph(h, r), 443, sb, r.lognormal(6000, 0.3), ts, dur * 1e6, A_ALLOW, r.chance(0.92) ? R_TCP_FIN : R_AGED_OUT, N_TRAFFIC, T_TCP);
+      while (total < target) {
+        const k = streams.indexOf(Math.min(...streams));
+        const sb = r.lognormal(8e6, 0.3);
+        const dur = sb / r.lognormal(0.12e6, 0.3);
+        this.ev.push(h.id, r.pick(addrs), this.eph(h, r), 443, sb, r.lognormal(9000, 0.3), streams[k], dur * 1e6, A_ALLOW, r.chance(0.95) ? R_TCP_FIN : R_RST_SERVER, N_TRAFFIC, T_TCP);
         total += Math.round(sb);
-        ts += dur * 1e6 + r.exp(30e6);
+        streams[k] += dur * 1e6 + r.exp(2e6);
       }
     });
     return {
-      host_ip: h.ip, kind: 'exfiltration', start: isoMs(t.first), end: isoMs(t.last), peer_ip: peerIp, sessions: t.sessions, bytes_sent: t.bytes,
-      description: `Data exfiltration: ${Math.round(t.bytes / 1e6)} MB uploaded over HTTPS to the never-seen external ${peerIp} in the evening, in ~2 MB chunks, with almost nothing coming back.`,
+      host_ip: h.ip, kind: 'exfiltration', start: isoMs(t.first), end: isoMs(t.last), peer_ip: net.ipt.ips[addrs[0]], peer_ips: addrs.map((a) => net.ipt.ips[a]), sessions: t.sessions, bytes_sent: t.bytes,
+      description: `Data exfiltration at night: SMB reads from ${shares.length} file/database servers, DNS lookups of a never-seen cloud provider (${provider}.0/24), SFTP/FTP attempts refused by the egress policy, then ${Math.round(t.bytes / 1e6)} MB uploaded over HTTPS in four throttled streams to ${addrs.length} of its addresses, with almost nothing coming back.`,
     };
   }
 
