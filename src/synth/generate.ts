@@ -503,8 +503,9 @@ class Generator {
       // 3. Upload: four throttled HTTPS streams over the provider's addresses, ~8 MB chunks.
       const target = r.between(600, 850) * 1e6;
       const streams = [ts, ts + 1e6, ts + 2e6, ts + 3e6];
+      const stopAt = this.lastDayEndUs() - 600e6;
       let total = 0;
-      while (total < target) {
+      while (total < target && Math.min(...streams) < stopAt) {
         const k = streams.indexOf(Math.min(...streams));
         const sb = r.lognormal(8e6, 0.3);
         const dur = sb / r.lognormal(0.12e6, 0.3);
