@@ -8,13 +8,15 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_WINDOWS } from '../src/config/jobspec-schemas.ts';
 import type { GroundTruth } from '../src/synth/index.ts';
 import { runCli } from './support/cli.ts';
 import { REPO, tempDir } from './support/context.ts';
 
 const tmp = tempDir('ndr-demo-full-');
 const out = join(tmp.dir, 'demo');
-const WINDOW_MINUTES: Record<string, number> = { w_15m: 15, w_30m: 30, w_1h: 60, w_8h: 480, w_24h: 1440 };
+// The bundled demo JobSpecs keep FEATURES.md's default windows.
+const WINDOW_MINUTES = DEFAULT_WINDOWS;
 
 interface TopRow {
   rank: number;

@@ -397,21 +397,21 @@ class Generator {
 
   // ---------------------------------------------------------------- attacks
 
-  /** The UTC hour index on the attack day whose local hour is `local` (DST-safe). */
-  private attackHour(local: number): number {
+  /** The first UTC hour index on the attack day whose local hour passes `ok` (DST-safe). */
+  private firstAttackHourWhere(ok: (localHour: number) => boolean): number | undefined {
     const d = this.p.days - 1;
-    for (let k = 0; k < 24; k++) if (this.cal.localHour[d * 24 + k] === local) return d * 24 + k;
-    return d * 24 + ((local + 22) % 24);
+    for (let k = 0; k < 24; k++) if (ok(this.cal.localHour[d * 24 + k])) return d * 24 + k;
+    return undefined;
+  }
+
+  /** The UTC hour index on the attack day whose local hour is `local`. */
+  private attackHour(local: number): number {
+    return this.firstAttackHourWhere((h) => h === local) ?? (this.p.days - 1) * 24 + ((local + 22) % 24);
   }
 
   /** The first UTC hour index on the attack day whose local hour is in [from, to). */
   private firstAttackHourBetween(from: number, to: number): number {
-    const d = this.p.days - 1;
-    for (let k = 0; k < 24; k++) {
-      const lh = this.cal.localHour[d * 24 + k];
-      if (lh >= from && lh < to) return d * 24 + k;
-    }
-    return d * 24;
+    return this.firstAttackHourWhere((h) => h >= from && h < to) ?? (this.p.days - 1) * 24;
   }
 
   private lastDayEndUs(): number {
