@@ -239,7 +239,7 @@ const find = (rows: Row[], host: string, role: string, wl: string, h = '7d') =>
 describe('fg_c template', () => {
   let s: Session;
   beforeEach(async () => {
-    s = await Session.open({ threads: 1 });
+    s = await Session.open({ threads: 1, specVersion: 'v1' });
   });
   afterEach(() => s.close());
 
@@ -436,5 +436,27 @@ describe('fg_c template', () => {
     await fgaTable(s, [{ host: H2, role: 'outbound', wl: 'w_15m', minutes: 15, seg: S1, x: {} }]);
     await deltaPeers(s, []);
     await expect(runFgC(s)).rejects.toThrow(/fg_c: metrics missing from FG-A .*: bytes_sent_sum/);
+  });
+
+  it('ranking macros: first of equal maxima, NULLs skipped; labels round like DECIMAL, even from exponent text', async () => {
+    const rank = await s.one<{ p1: number | null; p2: number | null; p3: number | null; none: number | null; blank: (number | null)[] }>(`
+      SELECT list_first_max_pos(l) AS p1,
+             list_first_max_pos(list_blank_at(l, list_first_max_pos(l))) AS p2,
+             list_first_max_pos(list_blank_at(list_blank_at(l, 2), 4)) AS p3,
+             list_first_max_pos([NULL, NULL]::DOUBLE[]) AS none,
+             list_blank_at([1.0, 2.0, 3.0], 3) AS blank
+      FROM (SELECT [NULL, 3.0, 1.0, 3.0, 0.0]::DOUBLE[] AS l)`);
+    // 3.0 at positions 2 and 4: the first wins, then the second; with both blanked, 1.0 at 3.
+    expect([rank.p1, rank.p2, rank.p3, rank.none]).toEqual([2, 4, 3, null]);
+    expect(rank.blank).toEqual([1, 2, null]);
+    // DOUBLE text of |z| < 1e-4 has an exponent ('-8.9e-06'), which DuckDB's VARCHAR -> DECIMAL(18, 2)
+    // would round to -0.01; the macro prints 0.00 for it, as DECIMAL(38, 18) -> DECIMAL(38, 2) does.
+    const zs = [2.345, -2.345, 0.005, -0.005, 0.0049999, -8.9e-6, 1e-7, 0, 9.995, -6, 0.125, 1234567.891, 2e15];
+    const labels = await s.one<{ got: string[]; wide: string[] }>(`
+      SELECT list(contributor_label('m', z) ORDER BY i) AS got,
+             list('m:' || (z::VARCHAR::DECIMAL(38, 18))::DECIMAL(38, 2)::VARCHAR ORDER BY i) AS wide
+      FROM (SELECT unnest(string_split($zs, ',')::DOUBLE[]) AS z, generate_subscripts(string_split($zs, ','), 1) AS i)`, { zs: zs.join(',') });
+    expect(labels.got).toEqual(['m:2.35', 'm:-2.35', 'm:0.01', 'm:-0.01', 'm:0.00', 'm:0.00', 'm:0.00', 'm:0.00', 'm:10.00', 'm:-6.00', 'm:0.13', 'm:1234567.89', 'm:2000000000000000.00']);
+    expect(labels.got).toEqual(labels.wide);
   });
 });

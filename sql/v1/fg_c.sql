@@ -77,6 +77,9 @@
 --     the signed z_mad_clipped, rounded half away from zero on its shortest decimal
 --     representation (DOUBLE -> VARCHAR -> DECIMAL), so 2.345 prints 2.35 and -2.345 -2.35;
 --     a value that rounds to zero prints 0.00 (never -0.00).
+--   * P_w is read from delta_peers slices whose slice_end_ts is one of the 15-minute batch ends in
+--     (T - w_max, T]: slices are batches and window lengths are multiples of 15 minutes (the
+--     JobSpec schema enforces it), so this equals window_start_ts < slice_end_ts <= T.
 --   * Pair summary: pairs with a NULL peer_ip are ignored like those with a NULL or <= 0
 --     port (pair_counts holds neither). A cold row's pair whose src has no segment_id in
 --     ip_dim is unseen. The lookup table follows is_cold_start (pair_host
@@ -149,8 +152,8 @@ anchor_rows AS MATERIALIZED (
 -- Every per-metric value travels as a list indexed by the metric's position `pos` (its
 -- p_fgc_metrics order, 1-based); nothing is unpivoted per FG-C row. A COLUMNS() selection
 -- yields columns in its relation's own order, so each source's list is reordered with
--- list_select() by a permutation read from the catalogue (the position of each metric's
--- column among the columns that same selection yields).
+-- list_permute() (_macros_ranking.sql) by a permutation read from the catalogue (the
+-- position of each metric's column among the columns that same selection yields).
 source_columns AS (
     SELECT table_name, column_index, stat,
            CASE WHEN stat = 'x' THEN column_name
@@ -180,18 +183,19 @@ perms AS (
            list(s.src_pos ORDER BY m.pos) FILTER (WHERE s.table_name = 'fgb_segment_in' AND s.stat = 'p95')    AS p95_perm_segment
     FROM source_positions s JOIN metrics m ON m.metric = s.metric
 ),
--- Per-metric constants as lists by position: the position itself, the scale floor, and the
--- alphabetical rank of the name (the tie-break of top_contributors).
+-- Per-metric constants as lists: by position, the position itself and the scale floor; in
+-- metric-name order (the tie-break of top_contributors), the positions and the names.
 metric_lists AS (
     SELECT list(pos ORDER BY pos) AS positions, list(scale_floor ORDER BY pos) AS floors,
-           list(alpha ORDER BY pos) AS alphas
-    FROM (SELECT pos, scale_floor, row_number() OVER (ORDER BY metric) AS alpha FROM metrics)
+           list(pos ORDER BY metric) AS positions_by_name, list(metric ORDER BY metric) AS names_by_name
+    FROM metrics
 ),
 x_lists AS (
-    SELECT host_ip, role, window_label, window_end_ts,
-           list_select(list_value(*COLUMNS(c -> list_contains(getvariable('fgc_metrics'), c)))::DOUBLE[],
-                       (SELECT x_perm FROM perms)) AS xs
-    FROM fg_a_in
+    SELECT host_ip, role, window_label, window_end_ts, list_permute(xs_src, p.x_perm) AS xs
+    FROM (SELECT host_ip, role, window_label, window_end_ts,
+                 list_value(*COLUMNS(c -> list_contains(getvariable('fgc_metrics'), c)))::DOUBLE[] AS xs_src
+          FROM fg_a_in)
+    CROSS JOIN perms p
 ),
 -- The FG-B rows the anchor rows are routed to, each once (a pass has many anchors per
 -- baseline row), with its statistics as lists.
@@ -202,12 +206,13 @@ used_baselines AS MATERIALIZED (
                  role, segment_id, time_band, window_label
           FROM anchor_rows WHERE baseline_source <> 'none')
 ),
-baseline_lists AS (
+baseline_source_lists AS (
     SELECT u.bid,
-           list_select(list_value(*COLUMNS(c -> suffix(c, '_median') AND list_contains(getvariable('fgc_metrics'), left(c, length(c) - 7))))::DOUBLE[], p.median_perm_host) AS meds,
-           list_select(list_value(*COLUMNS(c -> suffix(c, '_mad')    AND list_contains(getvariable('fgc_metrics'), left(c, length(c) - 4))))::DOUBLE[], p.mad_perm_host)    AS mads,
-           list_select(list_value(*COLUMNS(c -> suffix(c, '_iqr')    AND list_contains(getvariable('fgc_metrics'), left(c, length(c) - 4))))::DOUBLE[], p.iqr_perm_host)    AS iqrs,
-           list_select(list_value(*COLUMNS(c -> suffix(c, '_p95')    AND list_contains(getvariable('fgc_metrics'), left(c, length(c) - 4))))::DOUBLE[], p.p95_perm_host)    AS p95s
+           list_value(*COLUMNS(c -> suffix(c, '_median') AND list_contains(getvariable('fgc_metrics'), left(c, length(c) - 7))))::DOUBLE[] AS meds_src,
+           list_value(*COLUMNS(c -> suffix(c, '_mad')    AND list_contains(getvariable('fgc_metrics'), left(c, length(c) - 4))))::DOUBLE[] AS mads_src,
+           list_value(*COLUMNS(c -> suffix(c, '_iqr')    AND list_contains(getvariable('fgc_metrics'), left(c, length(c) - 4))))::DOUBLE[] AS iqrs_src,
+           list_value(*COLUMNS(c -> suffix(c, '_p95')    AND list_contains(getvariable('fgc_metrics'), left(c, length(c) - 4))))::DOUBLE[] AS p95s_src,
+           p.median_perm_host AS median_perm, p.mad_perm_host AS mad_perm, p.iqr_perm_host AS iqr_perm, p.p95_perm_host AS p95_perm
     FROM used_baselines u
     JOIN fgb_host_in h
       ON u.baseline_source = 'host'
@@ -217,10 +222,11 @@ baseline_lists AS (
     CROSS JOIN perms p
     UNION ALL
     SELECT u.bid,
-           list_select(list_value(*COLUMNS(c -> suffix(c, '_median') AND list_contains(getvariable('fgc_metrics'), left(c, length(c) - 7))))::DOUBLE[], p.median_perm_segment),
-           list_select(list_value(*COLUMNS(c -> suffix(c, '_mad')    AND list_contains(getvariable('fgc_metrics'), left(c, length(c) - 4))))::DOUBLE[], p.mad_perm_segment),
-           list_select(list_value(*COLUMNS(c -> suffix(c, '_iqr')    AND list_contains(getvariable('fgc_metrics'), left(c, length(c) - 4))))::DOUBLE[], p.iqr_perm_segment),
-           list_select(list_value(*COLUMNS(c -> suffix(c, '_p95')    AND list_contains(getvariable('fgc_metrics'), left(c, length(c) - 4))))::DOUBLE[], p.p95_perm_segment)
+           list_value(*COLUMNS(c -> suffix(c, '_median') AND list_contains(getvariable('fgc_metrics'), left(c, length(c) - 7))))::DOUBLE[],
+           list_value(*COLUMNS(c -> suffix(c, '_mad')    AND list_contains(getvariable('fgc_metrics'), left(c, length(c) - 4))))::DOUBLE[],
+           list_value(*COLUMNS(c -> suffix(c, '_iqr')    AND list_contains(getvariable('fgc_metrics'), left(c, length(c) - 4))))::DOUBLE[],
+           list_value(*COLUMNS(c -> suffix(c, '_p95')    AND list_contains(getvariable('fgc_metrics'), left(c, length(c) - 4))))::DOUBLE[],
+           p.median_perm_segment, p.mad_perm_segment, p.iqr_perm_segment, p.p95_perm_segment
     FROM used_baselines u
     JOIN fgb_segment_in s
       ON u.baseline_source = 'segment'
@@ -228,6 +234,12 @@ baseline_lists AS (
      AND s.segment_id IS NOT DISTINCT FROM u.segment_id AND s.role = u.role
      AND s.time_band = u.time_band AND s.window_label = u.window_label
     CROSS JOIN perms p
+),
+baseline_lists AS (
+    SELECT bid,
+           list_permute(meds_src, median_perm) AS meds, list_permute(mads_src, mad_perm) AS mads,
+           list_permute(iqrs_src, iqr_perm) AS iqrs, list_permute(p95s_src, p95_perm) AS p95s
+    FROM baseline_source_lists
 ),
 -- The two scales of §7.2, per baseline row and metric: long form over the (few) baseline
 -- rows only, then back to one list sorted by position (list_sort of {pos, ...} structs is
@@ -253,23 +265,15 @@ baselines AS (
     FROM baseline_lists bl JOIN baseline_scales s ON s.bid = bl.bid
 ),
 -- Each anchor row with its x list and routed statistics (NULL lists when the source is
--- 'none', which makes every transform NULL), its z_mad and z_mad_clipped lists, and its
--- scores. The scores rank the row's metrics that have a z as (-|z|, name rank, position, z)
--- structs, sorted: by |z| descending, then metric name ascending.
+-- 'none', which makes every transform NULL), its z_mad and z_mad_clipped lists, and the
+-- clipped z and its size |z| in metric-name order, for the ranking below.
 scored AS (
     SELECT r.*, x.xs, b.meds, b.iqrs, b.p95s, b.scales,
            list_transform(list_zip(x.xs, b.meds, b.z_scales),
                           lambda t: (t[1] - t[2]) / NULLIF(t[3] + getvariable('eps')::DOUBLE, 0)) AS z_mads,
            list_transform(z_mads, lambda z: CASE WHEN z IS NULL THEN NULL
                                                  ELSE least(greatest(z, -getvariable('z_max')::DOUBLE), getvariable('z_max')::DOUBLE) END) AS z_clipped,
-           list_sort(list_filter(list_zip(list_transform(z_clipped, lambda z: -abs(z)), ml.alphas, ml.positions, z_clipped),
-                                 lambda e: e[4] IS NOT NULL)) AS ranked,
-           list_avg(list_transform(ranked[1:3], lambda e: -e[1])) AS anomaly_score,
-           len(list_filter(ranked, lambda e: -e[1] >= getvariable('strong_z')::DOUBLE)) AS strong_deviation_cnt,
-           -- Formatting is costly: only the three contributors of each row are printed.
-           CASE WHEN len(ranked) > 0 THEN
-               array_to_string(list_transform(ranked[1:3], lambda e: getvariable('fgc_metrics')[e[3]] || ':' || (e[4]::VARCHAR::DECIMAL(38, 18))::DECIMAL(38, 2)::VARCHAR), ';')
-           END AS top_contributors
+           ml.positions_by_name, ml.names_by_name
     FROM anchor_rows r
     JOIN x_lists x
       ON x.host_ip = r.host_ip AND x.role = r.role AND x.window_label = r.window_label
@@ -283,17 +287,51 @@ scored AS (
     LEFT JOIN baselines b ON b.bid = u.bid
     CROSS JOIN metric_lists ml
 ),
+-- The ranking of §7.3: the metrics with a z by |z| descending, then name ascending. Only the
+-- first three matter (anomaly_score, top_contributors), so they are taken by repeated maximum
+-- over the name-ordered sizes (see _macros_ranking.sql): top_i are name-order positions.
+by_name AS (
+    SELECT *, list_permute(z_clipped, positions_by_name) AS z_by_name FROM scored
+),
+top AS (
+    SELECT *,
+           list_transform(z_by_name, lambda z: abs(z)) AS size_by_name,
+           list_first_max_pos(size_by_name) AS top_1,
+           list_first_max_pos(list_blank_at(size_by_name, top_1)) AS top_2,
+           list_first_max_pos(list_blank_at(list_blank_at(size_by_name, top_1), top_2)) AS top_3
+    FROM by_name
+),
+ranked AS (
+    SELECT *,
+           list_avg([size_by_name[top_1], size_by_name[top_2], size_by_name[top_3]]) AS anomaly_score,
+           len(list_filter(size_by_name, lambda s: s >= getvariable('strong_z')::DOUBLE)) AS strong_deviation_cnt,
+           -- concat_ws skips the NULL labels of rows with fewer than three metrics with a z.
+           CASE WHEN top_1 IS NOT NULL THEN
+               concat_ws(';', contributor_label(names_by_name[top_1], z_by_name[top_1]),
+                              contributor_label(names_by_name[top_2], z_by_name[top_2]),
+                              contributor_label(names_by_name[top_3], z_by_name[top_3]))
+           END AS top_contributors
+    FROM top
+),
 -- ----------------------------------------------------------------------- pair rarity (§7.4)
 anchor_spans AS (
     SELECT window_end_ts AS t_end, min(window_start_ts) AS t_start
     FROM fg_a_in GROUP BY window_end_ts
+),
+-- The slice ends inside each anchor's longest window. Slices and windows are whole 15-minute
+-- batches (the JobSpec schema requires window minutes to be multiples of 15), so the range
+-- condition becomes an equality: a hash join on a small build side instead of a range join
+-- that sorts every delta_peers row.
+anchor_slices AS (
+    SELECT t_end, unnest(generate_series(t_start + INTERVAL 15 MINUTE, t_end, INTERVAL 15 MINUTE)) AS slice_end_ts
+    FROM anchor_spans
 ),
 -- Latest slice of each (host, role, peer, port) up to each anchor: a pair is in P_w iff
 -- that slice ends after the window start.
 peer_last AS (
     SELECT p.host_ip, p.role, p.peer_ip, p.peer_port, s.t_end, max(p.slice_end_ts) AS last_end
     FROM delta_peers_in p
-    JOIN anchor_spans s ON p.slice_end_ts <= s.t_end AND p.slice_end_ts > s.t_start
+    JOIN anchor_slices s ON s.slice_end_ts = p.slice_end_ts
     WHERE p.peer_port > 0 AND p.peer_ip IS NOT NULL
     GROUP BY p.host_ip, p.role, p.peer_ip, p.peer_port, s.t_end
 ),
@@ -356,7 +394,7 @@ SELECT c.host_ip, c.role, c.window_label, c.window_start_ts, c.window_end_ts, c.
        c.xs[COLUMNS('^_p_(.+)$')] / NULLIF(c.p95s[COLUMNS('^_p_(.+)$')] + getvariable('eps')::DOUBLE, 0) AS '\1_excess_ratio_p95',
        (c.xs[COLUMNS('^_p_(.+)$')] - c.meds[COLUMNS('^_p_(.+)$')])
            / NULLIF(c.iqrs[COLUMNS('^_p_(.+)$')] + getvariable('eps')::DOUBLE, 0)                   AS '\1_iqr_dev',
-       list_max(list_transform(list_select(c.z_clipped, COLUMNS('^_fam_(.+)$')), lambda z: abs(z))) AS '\1',
+       list_max(list_transform(COLUMNS('^_fam_(.+)$'), lambda i: abs(c.z_clipped[i]))) AS '\1',
        c.anomaly_score,
        c.strong_deviation_cnt,
        c.top_contributors,
@@ -378,7 +416,7 @@ SELECT c.host_ip, c.role, c.window_label, c.window_start_ts, c.window_end_ts, c.
        strftime(c.window_end_ts - INTERVAL 15 MINUTE, '%M') AS mm,
        c.mini_batch_id,
        getvariable('feature_spec_version')::VARCHAR AS feature_spec_version
-FROM scored c
+FROM ranked c
 CROSS JOIN fgc_positions
 LEFT JOIN pair_summary ps ON ps.rid = c.rid
 )
