@@ -9,13 +9,14 @@
  * - credentials: the SDK default chain, never passed or printed here;
  * - retries: SDK `standard` mode, maxAttempts from resolveMaxAttempts().
  */
-import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
-import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
+import type { DynamoDBClient, DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { UsageError } from '../errors/index.ts';
 import type { RuntimeConfig } from '../config/runtime.ts';
 import { displayEndpoint } from './errors.ts';
 import { resolveMaxAttempts } from './retry.ts';
+import { dynamoDocSdk, dynamoSdk, s3Sdk } from './sdk.ts';
 
 export type AwsConfig = Partial<Pick<RuntimeConfig, 'awsRegion' | 's3Endpoint' | 'dynamodbEndpoint'>>;
 
@@ -79,18 +80,18 @@ export function createS3Client(config: AwsConfig, opts: AwsClientOptions = {}): 
     cfg.requestChecksumCalculation = 'WHEN_REQUIRED';
     cfg.responseChecksumValidation = 'WHEN_REQUIRED';
   }
-  return new S3Client(cfg);
+  return new (s3Sdk().S3Client)(cfg);
 }
 
 export function createDynamoClient(config: AwsConfig, opts: AwsClientOptions = {}): DynamoDBClient {
   const cfg: DynamoDBClientConfig = { ...common(config, opts) };
   if (config.dynamodbEndpoint) cfg.endpoint = checkEndpoint('--dynamodb-endpoint', config.dynamodbEndpoint);
-  return new DynamoDBClient(cfg);
+  return new (dynamoSdk().DynamoDBClient)(cfg);
 }
 
 /** Document client over a base client; it shares the base client's middleware stack. */
 export function createDocumentClient(client: DynamoDBClient): DynamoDBDocumentClient {
-  return DynamoDBDocumentClient.from(client, {
+  return dynamoDocSdk().DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
     unmarshallOptions: { wrapNumbers: false },
   });

@@ -6,13 +6,9 @@
  * the canonical payload) so that a forced overwrite is conditioned on the
  * content it replaces, and `updated_at`.
  */
-import {
-  CreateTableCommand,
-  DescribeTableCommand,
-  waitUntilTableExists,
-  type DynamoDBClient,
-} from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, QueryCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { dynamoDocSdk, dynamoSdk } from '../aws/sdk.ts';
 import { ConfigError, UsageError } from '../errors/index.ts';
 import { awsCall, awsErrorName, mapAwsError } from '../aws/errors.ts';
 import { createDocumentClient } from '../aws/clients.ts';
@@ -108,7 +104,7 @@ export class DynamoJobSpecSource implements JobSpecSource {
 
   private async getItem(project: string, job: string, version: string): Promise<Item | undefined> {
     const res = await awsCall(this.target('GetItem'), () =>
-      this.doc.send(new GetCommand({ TableName: this.table, Key: { [PK]: project, [SK]: jobKey(job, version) }, ConsistentRead: true })),
+      this.doc.send(new (dynamoDocSdk().GetCommand)({ TableName: this.table, Key: { [PK]: project, [SK]: jobKey(job, version) }, ConsistentRead: true })),
     );
     return res.Item;
   }
@@ -135,7 +131,7 @@ export class DynamoJobSpecSource implements JobSpecSource {
   private query(project: string, skPrefix?: string): Promise<Item[]> {
     return this.allPages('Query', (start) =>
       this.doc.send(
-        new QueryCommand({
+        new (dynamoDocSdk().QueryCommand)({
           TableName: this.table,
           KeyConditionExpression: skPrefix ? '#pk = :pk AND begins_with(#sk, :prefix)' : '#pk = :pk',
           ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
@@ -151,7 +147,7 @@ export class DynamoJobSpecSource implements JobSpecSource {
   private scan(): Promise<Item[]> {
     return this.allPages('Scan', (start) =>
       this.doc.send(
-        new ScanCommand({
+        new (dynamoDocSdk().ScanCommand)({
           TableName: this.table,
           ProjectionExpression: '#pk, #sk',
           ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
@@ -228,7 +224,7 @@ export class DynamoJobSpecSource implements JobSpecSource {
   private async conditionalPut(item: Item, condition: string, names: Record<string, string>, values: Record<string, unknown> | undefined, raced: string) {
     try {
       await this.doc.send(
-        new PutCommand({ TableName: this.table, Item: item, ConditionExpression: condition, ExpressionAttributeNames: names, ExpressionAttributeValues: values }),
+        new (dynamoDocSdk().PutCommand)({ TableName: this.table, Item: item, ConditionExpression: condition, ExpressionAttributeNames: names, ExpressionAttributeValues: values }),
       );
     } catch (e) {
       if (awsErrorName(e) === 'ConditionalCheckFailedException')
@@ -241,7 +237,7 @@ export class DynamoJobSpecSource implements JobSpecSource {
   async createTable(): Promise<'created' | 'exists'> {
     try {
       await this.client.send(
-        new CreateTableCommand({
+        new (dynamoSdk().CreateTableCommand)({
           TableName: this.table,
           KeySchema: [
             { AttributeName: PK, KeyType: 'HASH' },
@@ -267,8 +263,8 @@ export class DynamoJobSpecSource implements JobSpecSource {
 
   private async waitActive() {
     await awsCall(this.target('DescribeTable'), async () => {
-      await waitUntilTableExists({ client: this.client, maxWaitTime: 300, minDelay: 1, maxDelay: 5 }, { TableName: this.table });
-      return this.client.send(new DescribeTableCommand({ TableName: this.table }));
+      await dynamoSdk().waitUntilTableExists({ client: this.client, maxWaitTime: 300, minDelay: 1, maxDelay: 5 }, { TableName: this.table });
+      return this.client.send(new (dynamoSdk().DescribeTableCommand)({ TableName: this.table }));
     });
   }
 }

@@ -5,14 +5,9 @@
  * applies the same merge rules as the local ledger (attempts incremented
  * server-side, so concurrent writers never lose a count).
  */
-import {
-  CreateTableCommand,
-  DescribeTableCommand,
-  DynamoDBClient,
-  ResourceInUseException,
-  type DynamoDBClientConfig,
-} from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBClient, DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBDocumentClient, QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { dynamoDocSdk, dynamoSdk } from '../aws/sdk.ts';
 import { DAG } from './dag.ts';
 import {
   LEDGER_STATUSES,
@@ -43,12 +38,12 @@ export function makeDynamoClient(opts: Pick<DynamoOptions, 'region' | 'endpoint'
   const config: DynamoDBClientConfig = {};
   if (opts.region) config.region = opts.region;
   if (opts.endpoint) config.endpoint = opts.endpoint;
-  return new DynamoDBClient(config);
+  return new (dynamoSdk().DynamoDBClient)(config);
 }
 
 /** A document client (native JS values; undefined attributes dropped). */
 export const dynamoDocClient = (client: DynamoDBClient) =>
-  DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false } });
+  dynamoDocSdk().DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false } });
 
 /** Retry throttling/5xx/timeouts on every DynamoDB call. */
 export const ddbRetry = <T>(fn: () => Promise<T>) => withRetry(fn, { attempts: 6, baseMs: 50, maxMs: 2000 });
@@ -57,7 +52,7 @@ export const ddbRetry = <T>(fn: () => Promise<T>) => withRetry(fn, { attempts: 6
 export async function ensureTable(client: DynamoDBClient, tableName: string, sortKey?: string): Promise<void> {
   try {
     await client.send(
-      new CreateTableCommand({
+      new (dynamoSdk().CreateTableCommand)({
         TableName: tableName,
         BillingMode: 'PAY_PER_REQUEST',
         AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }, ...(sortKey ? [{ AttributeName: sortKey, AttributeType: 'S' as const }] : [])],
@@ -65,10 +60,10 @@ export async function ensureTable(client: DynamoDBClient, tableName: string, sor
       }),
     );
   } catch (e) {
-    if (!(e instanceof ResourceInUseException) && (e as Error).name !== 'ResourceInUseException') throw e;
+    if ((e as Error).name !== 'ResourceInUseException') throw e;
   }
   for (let i = 0; i < 600; i++) {
-    const d = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    const d = await client.send(new (dynamoSdk().DescribeTableCommand)({ TableName: tableName }));
     if (d.Table?.TableStatus === 'ACTIVE') return;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -168,7 +163,7 @@ export class DynamoLedger implements Ledger {
 
     const out = await ddbRetry(() =>
       this.doc.send(
-        new UpdateCommand({
+        new (dynamoDocSdk().UpdateCommand)({
           TableName: this.tableName,
           Key: { pk: ledgerPk(input.project, input.version, input.dataset), partition: input.partition },
           UpdateExpression: `SET ${sets.join(', ')}`,
@@ -184,7 +179,7 @@ export class DynamoLedger implements Ledger {
   async get(key: LedgerKey): Promise<LedgerEntry | undefined> {
     const out = await ddbRetry(() =>
       this.doc.send(
-        new GetCommand({
+        new (dynamoDocSdk().GetCommand)({
           TableName: this.tableName,
           Key: { pk: ledgerPk(key.project, key.version, key.dataset), partition: key.partition },
           ConsistentRead: true,
@@ -222,7 +217,7 @@ export class DynamoLedger implements Ledger {
       if (conds.length) input.FilterExpression = conds.join(' AND ');
       let start: Record<string, unknown> | undefined;
       do {
-        const page = await ddbRetry(() => this.doc.send(new QueryCommand({ ...input, ExclusiveStartKey: start })));
+        const page = await ddbRetry(() => this.doc.send(new (dynamoDocSdk().QueryCommand)({ ...input, ExclusiveStartKey: start })));
         for (const it of page.Items ?? []) out.push(fromItem(it));
         start = page.LastEvaluatedKey;
       } while (start);

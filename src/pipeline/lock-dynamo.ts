@@ -10,8 +10,9 @@
  * - heartbeat: conditional UpdateItem on owner and token;
  * - release: conditional DeleteItem on token.
  */
-import { DynamoDBClient, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { dynamoDocSdk, dynamoSdk } from '../aws/sdk.ts';
 import { randomUUID } from 'node:crypto';
 import { ConfigError } from '../errors/index.ts';
 import type { Logger } from '../log/logger.ts';
@@ -40,7 +41,7 @@ const toSeconds = (ms: number) => Math.ceil(ms / 1000);
 export async function createLockTable(client: DynamoDBClient, tableName = lockTableName()): Promise<void> {
   await ensureTable(client, tableName);
   try {
-    await client.send(new UpdateTimeToLiveCommand({ TableName: tableName, TimeToLiveSpecification: { AttributeName: 'expires_at', Enabled: true } }));
+    await client.send(new (dynamoSdk().UpdateTimeToLiveCommand)({ TableName: tableName, TimeToLiveSpecification: { AttributeName: 'expires_at', Enabled: true } }));
   } catch (e) {
     const name = (e as Error).name;
     // Already enabled (ValidationException), or a local server without TTL support (dynalite).
@@ -75,7 +76,7 @@ class DynamoLock extends HeartbeatLock {
     try {
       await ddbRetry(() =>
         this.doc.send(
-          new UpdateCommand({
+          new (dynamoDocSdk().UpdateCommand)({
             TableName: this.tableName,
             Key: { pk: this.key },
             UpdateExpression: 'SET lease_expires_ms = :e, expires_at = :s',
@@ -96,7 +97,7 @@ class DynamoLock extends HeartbeatLock {
     try {
       await ddbRetry(() =>
         this.doc.send(
-          new DeleteCommand({
+          new (dynamoDocSdk().DeleteCommand)({
             TableName: this.tableName,
             Key: { pk: this.key },
             ConditionExpression: '#token = :token',
@@ -136,7 +137,7 @@ export class DynamoLockManager implements LockManager {
   }
 
   async holder(key: string): Promise<LockHolder | undefined> {
-    const out = await ddbRetry(() => this.doc.send(new GetCommand({ TableName: this.tableName, Key: { pk: key }, ConsistentRead: true })));
+    const out = await ddbRetry(() => this.doc.send(new (dynamoDocSdk().GetCommand)({ TableName: this.tableName, Key: { pk: key }, ConsistentRead: true })));
     return out.Item ? toHolder(out.Item) : undefined;
   }
 
@@ -161,7 +162,7 @@ export class DynamoLockManager implements LockManager {
     try {
       const out = await ddbRetry(() =>
         this.doc.send(
-          new PutCommand({
+          new (dynamoDocSdk().PutCommand)({
             TableName: this.tableName,
             Item: item,
             ConditionExpression: condition,

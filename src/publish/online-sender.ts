@@ -7,12 +7,8 @@
  * see one abort flag and report one in-flight maximum. Each thread bounds its
  * own calls with p-limit; the shares of the threads add up to `concurrency`.
  */
-import {
-  PutRecordCommand,
-  SageMakerFeatureStoreRuntimeClient,
-  type FeatureValue,
-  type TargetStore,
-} from '@aws-sdk/client-sagemaker-featurestore-runtime';
+import type { SageMakerFeatureStoreRuntimeClient, FeatureValue, TargetStore } from '@aws-sdk/client-sagemaker-featurestore-runtime';
+import { featureStoreSdk } from '../aws/sdk.ts';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { isTransientError } from '../pipeline/retry.ts';
 import type { PublishSpec } from './spec.ts';
@@ -22,7 +18,7 @@ export function makeFeatureStoreClient(aws: AwsOptions = {}, spec?: Pick<Publish
   const concurrency = spec?.concurrency ?? 32;
   const requestTimeout = spec?.request_timeout_ms ?? 10000;
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  const client = new SageMakerFeatureStoreRuntimeClient({
+  const client = new (featureStoreSdk().SageMakerFeatureStoreRuntimeClient)({
     region: aws.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
     ...(aws.endpoint ? { endpoint: aws.endpoint } : {}),
     ...(aws.credentials ? { credentials: aws.credentials } : {}),
@@ -244,7 +240,7 @@ export class RecordSender {
     Atomics.add(c, C.attempts, 1);
     raiseMax(c, C.maxInFlight, Atomics.add(c, C.inFlight, 1) + 1);
     try {
-      await this.client.send(new PutRecordCommand({ FeatureGroupName: this.s.featureGroup, Record: record, TargetStores: this.targetStores }));
+      await this.client.send(new (featureStoreSdk().PutRecordCommand)({ FeatureGroupName: this.s.featureGroup, Record: record, TargetStores: this.targetStores }));
     } catch (err) {
       // Before p-limit starts the next call, so nothing else is sent after a fatal answer.
       if (classifyPutRecordError(err) === 'fatal') this.abort(describeError(err));

@@ -4,8 +4,8 @@
  * offline layout code is the same for both. Uploads go through
  * `@aws-sdk/lib-storage` Upload (multipart when large); deletes are batched.
  */
-import { DeleteObjectsCommand, GetObjectCommand, PutObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
+import { s3Sdk, s3UploadSdk } from '../aws/sdk.ts';
 import { createReadStream } from 'node:fs';
 import { copyFile, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
@@ -60,7 +60,7 @@ export function makeS3Client(aws: AwsOptions = {}): S3Client {
     config.responseChecksumValidation = 'WHEN_REQUIRED';
   }
   if (aws.credentials) config.credentials = aws.credentials;
-  return new S3Client(config);
+  return new (s3Sdk().S3Client)(config);
 }
 
 function isNotFound(e: unknown): boolean {
@@ -93,7 +93,7 @@ export class ObjectStore {
       await copyFile(localPath, tmp);
       await rename(tmp, loc.path);
     } else {
-      await new Upload({
+      await new (s3UploadSdk().Upload)({
         client: this.s3,
         params: { Bucket: loc.bucket, Key: loc.key, Body: createReadStream(localPath), ContentType: 'application/vnd.apache.parquet' },
         queueSize: this.uploadConcurrency,
@@ -113,7 +113,7 @@ export class ObjectStore {
       await writeFile(tmp, text);
       await rename(tmp, loc.path);
     } else {
-      await this.s3.send(new PutObjectCommand({ Bucket: loc.bucket, Key: loc.key, Body: text, ContentType: 'application/json' }));
+      await this.s3.send(new (s3Sdk().PutObjectCommand)({ Bucket: loc.bucket, Key: loc.key, Body: text, ContentType: 'application/json' }));
     }
   }
 
@@ -121,7 +121,7 @@ export class ObjectStore {
     const loc = parseStoreUri(uri);
     try {
       if (loc.kind === 'local') return JSON.parse(await readFile(loc.path, 'utf8')) as T;
-      const out = await this.s3.send(new GetObjectCommand({ Bucket: loc.bucket, Key: loc.key }));
+      const out = await this.s3.send(new (s3Sdk().GetObjectCommand)({ Bucket: loc.bucket, Key: loc.key }));
       return JSON.parse(await out.Body!.transformToString()) as T;
     } catch (e) {
       if (isNotFound(e)) return undefined;
@@ -140,7 +140,7 @@ export class ObjectStore {
     for (const [bucket, keys] of byBucket) {
       for (let i = 0; i < keys.length; i += 1000) {
         const out = await this.s3.send(
-          new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys.slice(i, i + 1000).map((Key) => ({ Key })), Quiet: true } }),
+          new (s3Sdk().DeleteObjectsCommand)({ Bucket: bucket, Delete: { Objects: keys.slice(i, i + 1000).map((Key) => ({ Key })), Quiet: true } }),
         );
         const errors = (out.Errors ?? []).filter((e) => e.Code !== 'NoSuchKey');
         if (errors.length) throw new Error(`could not delete s3://${bucket}/${errors[0].Key}: ${errors[0].Code} ${errors[0].Message ?? ''}`.trim());

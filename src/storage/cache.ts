@@ -16,7 +16,8 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createHash, randomBytes } from 'node:crypto';
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { s3Sdk } from '../aws/sdk.ts';
 import pLimit from 'p-limit';
 import { NdrError, TransientError } from '../errors/index.ts';
 import { awsErrorName, isNoSuchKey, mapAwsError, s3Display } from '../aws/errors.ts';
@@ -150,7 +151,7 @@ export class ObjectCache {
     const etag = normalizeEtag(ref.etag);
     let res;
     try {
-      res = await this.s3.send(new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, IfMatch: etag ? `"${etag}"` : undefined }));
+      res = await this.s3.send(new (s3Sdk().GetObjectCommand)({ Bucket: ref.bucket, Key: ref.key, IfMatch: etag ? `"${etag}"` : undefined }));
     } catch (e) {
       if (isNoSuchKey(e))
         throw new TransientError(`${where} vanished between listing and download (NoSuchKey): it was deleted or replaced while this run read it`, {

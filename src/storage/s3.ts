@@ -11,16 +11,8 @@
 import { createReadStream } from 'node:fs';
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
-import {
-  DeleteObjectsCommand,
-  GetObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  DeleteObjectCommand,
-  type S3Client,
-  type _Object,
-} from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+import type { S3Client, _Object } from '@aws-sdk/client-s3';
+import { s3Sdk, s3UploadSdk } from '../aws/sdk.ts';
 import pLimit from 'p-limit';
 import { DataError, NdrError, TransientError } from '../errors/index.ts';
 import { awsCall, isNoSuchKey, mapAwsError, s3Display } from '../aws/errors.ts';
@@ -59,7 +51,7 @@ export async function listObjects(s3: S3Client, bucket: string, prefix: string, 
   let token: string | undefined;
   do {
     const page = await awsCall({ service: 'S3', op: 'ListObjectsV2', bucket, key: prefix }, () =>
-      s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix || undefined, Delimiter: delimiter, ContinuationToken: token })),
+      s3.send(new (s3Sdk().ListObjectsV2Command)({ Bucket: bucket, Prefix: prefix || undefined, Delimiter: delimiter, ContinuationToken: token })),
     );
     for (const o of page.Contents ?? ([] as _Object[]))
       if (o.Key !== undefined) out.push({ key: o.Key, etag: normalizeEtag(o.ETag), size: o.Size ?? 0 });
@@ -112,8 +104,8 @@ export class S3Warehouse implements Warehouse {
   /** Fails early when the bucket is missing or not writable (probe object written then deleted). */
   async ensureWritable(): Promise<void> {
     const key = this.key(`_probe/${process.pid}-${Date.now()}`);
-    await awsCall(this.target('PutObject', key), () => this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: 'ndr-sql write probe' })));
-    await awsCall(this.target('DeleteObject', key), () => this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key })));
+    await awsCall(this.target('PutObject', key), () => this.s3.send(new (s3Sdk().PutObjectCommand)({ Bucket: this.bucket, Key: key, Body: 'ndr-sql write probe' })));
+    await awsCall(this.target('DeleteObject', key), () => this.s3.send(new (s3Sdk().DeleteObjectCommand)({ Bucket: this.bucket, Key: key })));
   }
 
   async stagingDir(runId: string) {
@@ -129,7 +121,7 @@ export class S3Warehouse implements Warehouse {
   private async getText(path: string): Promise<string | undefined> {
     const key = this.key(path);
     try {
-      const res = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      const res = await this.s3.send(new (s3Sdk().GetObjectCommand)({ Bucket: this.bucket, Key: key }));
       return (await res.Body?.transformToString('utf8')) ?? '';
     } catch (e) {
       if (isNoSuchKey(e)) return undefined;
@@ -150,7 +142,7 @@ export class S3Warehouse implements Warehouse {
   private async putText(path: string, text: string) {
     const key = this.key(path);
     await awsCall(this.target('PutObject', key), () =>
-      this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: text, ContentType: 'application/json' })),
+      this.s3.send(new (s3Sdk().PutObjectCommand)({ Bucket: this.bucket, Key: key, Body: text, ContentType: 'application/json' })),
     );
   }
 
@@ -190,7 +182,7 @@ export class S3Warehouse implements Warehouse {
   }
 
   private async upload(local: string, key: string): Promise<string> {
-    const up = new Upload({
+    const up = new (s3UploadSdk().Upload)({
       client: this.s3,
       params: { Bucket: this.bucket, Key: key, Body: createReadStream(local) },
       partSize: Math.max(this.opts.partSize ?? 8 * 1024 ** 2, 5 * 1024 ** 2),
@@ -246,7 +238,7 @@ export class S3Warehouse implements Warehouse {
     for (let i = 0; i < stale.length; i += 1000) {
       const batch = stale.slice(i, i + 1000);
       const res = await awsCall(this.target('DeleteObjects', `${partKey}/`), () =>
-        this.s3.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } })),
+        this.s3.send(new (s3Sdk().DeleteObjectsCommand)({ Bucket: this.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } })),
       );
       const failed = (res.Errors ?? []).filter((e) => e.Code !== 'NoSuchKey');
       if (failed.length)
