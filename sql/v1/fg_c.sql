@@ -152,7 +152,7 @@ anchor_rows AS MATERIALIZED (
 -- Every per-metric value travels as a list indexed by the metric's position `pos` (its
 -- p_fgc_metrics order, 1-based); nothing is unpivoted per FG-C row. A COLUMNS() selection
 -- yields columns in its relation's own order, so each source's list is reordered with
--- list_permute() (_macros_ranking.sql) by a permutation read from the catalogue (the
+-- list_permute() (_macros_lists.sql) by a permutation read from the catalogue (the
 -- position of each metric's column among the columns that same selection yields).
 source_columns AS (
     SELECT table_name, column_index, stat,
@@ -289,7 +289,7 @@ scored AS (
 ),
 -- The ranking of §7.3: the metrics with a z by |z| descending, then name ascending. Only the
 -- first three matter (anomaly_score, top_contributors), so they are taken by repeated maximum
--- over the name-ordered sizes (see _macros_ranking.sql): top_i are name-order positions.
+-- over the name-ordered sizes (see _macros_lists.sql): top_i are name-order positions.
 by_name AS (
     SELECT *, list_permute(z_clipped, positions_by_name) AS z_by_name FROM scored
 ),
