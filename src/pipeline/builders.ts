@@ -20,8 +20,10 @@ import { batchOfManifest, loadBatchInput } from './inputs.ts';
  *   - rows: the template's lists and the output (FG-A rows from the manifests x horizons);
  *   - partitions (batches x horizons): a partitioned COPY buffers every partition's rows in
  *     per-column vectors per thread (~16 MB per partition at 480 columns on 2 threads);
- *     ~40 night partitions of a 1-horizon demo ran out of memory_limit=1GB.
- * Per-pass overhead is ~1 s, so small passes cost little.
+ *     ~40 night partitions of a 1-horizon demo ran out of memory_limit=1GB (48 a pass did too).
+ * Each pass also has a fixed cost (~0.8 s: it reads the 24 hours of delta_peers before its
+ * anchors and the baselines again), so passes are as large as memory allows: 12 partitions a
+ * pass made the demo's attack day 21-27 s instead of 14-16.5 s (docs/performance.md, item 20).
  */
 const FG_C_ROWS_PER_PASS = 24_000;
 const FG_C_PARTITIONS_PER_PASS = 24;
