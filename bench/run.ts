@@ -205,6 +205,7 @@ async function nightlyDay(size: number, memoryLimit: string) {
 const FGB_START = '2026-11-15';
 const FGB_DAYS = 9;
 const FGB_REFERENCE = '2026-11-24'; // FGB_START + FGB_DAYS: the 9 days end at the reference time
+const FGB_FGC_BATCH = '2026-11-23T12:00'; // a weekday batch inside the 9 days, for FG-C with both horizons
 
 /** Σ row_count of the committed fg_a partitions whose batch starts in [fromMs, toMs). */
 function fgARows(wh: string, fromMs: number, toMs: number): number {
@@ -254,30 +255,33 @@ async function fgBNineDays(hosts: number) {
     record({ bench: 'fg_b_input_built', hosts, days: FGB_DAYS, synth_seconds: synthSeconds, fg_a_seconds: fga.seconds, fg_a_peak_rss_mb: fga.rssMb });
     writeFileSync(marker, JSON.stringify(want));
   }
-  const variants: [string, Record<string, unknown>][] = [
-    ['9d', { horizons: { '9d': { days: 9, tail: 0, head: 0 } } }],
-    ['7d+30d', {}],
+  // The default horizons are built for the reference FGB_FGC_BATCH, so that FG-C can score that
+  // batch against both (the latest FG-B reference at or before a batch's start applies).
+  const variants: [string, Record<string, unknown>, string][] = [
+    ['9d', { horizons: { '9d': { days: 9, tail: 0, head: 0 } } }, `${FGB_REFERENCE}T00:00:00Z`],
+    ['7d+30d', {}, `${FGB_FGC_BATCH}:00Z`],
   ];
-  const refMs = Date.parse(`${FGB_REFERENCE}T00:00:00Z`);
-  for (const [name, fgB] of variants) {
+  for (const [name, fgB, reference] of variants) {
+    const refMs = Date.parse(reference);
+    const refDate = reference.slice(0, 10);
     const specs = join(dir, `jobspecs-${name.replace('+', '_')}`);
     rmSync(specs, { recursive: true, force: true });
     mkdirSync(join(specs, 'demo'), { recursive: true });
     for (const f of readdirSync(join(ROOT, 'jobspecs', 'demo'))) copyFileSync(join(ROOT, 'jobspecs', 'demo', f), join(specs, 'demo', f));
     writeFileSync(join(specs, 'demo', 'fg_b_builder#v1.json'), JSON.stringify(fgB));
-    const b = cli(['build', 'fg-b', '--date', FGB_REFERENCE, '--force', '--warehouse', wh, '--jobspecs', specs], {}, '2GB');
+    const b = cli(['build', 'fg-b', '--reference', reference, '--force', '--warehouse', wh, '--jobspecs', specs], {}, '2GB');
     const horizons = Object.keys((fgB.horizons as Record<string, unknown>) ?? { '7d': 1, '30d': 1 });
-    const pubs = horizons.map((h) => JSON.parse(readFileSync(join(wh, `fg_b/_publication/feature_spec_version=v1/baseline_horizon=${h}/reference_date=${FGB_REFERENCE}.json`), 'utf8')));
+    const pubs = horizons.map((h) => JSON.parse(readFileSync(join(wh, `fg_b/_publication/feature_spec_version=v1/baseline_horizon=${h}/reference_date=${refDate}.json`), 'utf8')));
     // Observations per horizon (a row read by two horizons counts twice: it is aggregated twice).
     const rows = pubs.reduce((n, p) => n + fgARows(wh, Date.parse(p.baseline_start_ts) - 15 * 60_000, Date.parse(p.baseline_end_ts) - 15 * 60_000), 0);
     const steps = Object.fromEntries(
-      horizons.map((h) => [h, JSON.parse(readFileSync(join(wh, `fg_b/host/feature_spec_version=v1/baseline_horizon=${h}/reference_date=${FGB_REFERENCE}/_manifest.json`), 'utf8')).timings_ms]),
+      horizons.map((h) => [h, JSON.parse(readFileSync(join(wh, `fg_b/host/feature_spec_version=v1/baseline_horizon=${h}/reference_date=${refDate}/_manifest.json`), 'utf8')).timings_ms]),
     );
     record({
       bench: 'fg_b_9_days_of_fg_a',
       hosts,
       horizons: name,
-      reference: FGB_REFERENCE,
+      reference,
       fg_a_days: (refMs - Date.parse(`${FGB_START}T00:00:00Z`)) / 86_400_000,
       fg_a_rows: rows,
       host_baseline_rows: pubs.reduce((n, p) => n + p.row_counts.host, 0),
@@ -287,7 +291,17 @@ async function fgBNineDays(hosts: number) {
       memory_limit: '2GB',
       step_ms: steps,
     });
+    if (horizons.length > 1) fgCBothHorizons(hosts, wh, raw, specs);
   }
+}
+
+/** FG-C for one batch of the 9-day warehouse, scored against both default horizons (#3's shape). */
+function fgCBothHorizons(hosts: number, wh: string, raw: string, specs: string) {
+  const c = cli(['build', 'fg-c', '--batch', FGB_FGC_BATCH, '--force', '--warehouse', wh, '--raw', raw, '--jobspecs', specs]);
+  if (c.status !== 0) throw new Error(`fg-c for one batch exited ${c.status}: ${c.stderr.slice(-400)}`);
+  const rows = committedRows(c.stdout, 'fg_c');
+  const step = stepSeconds(c.stdout, 'fg_c');
+  record({ bench: 'fg_c_one_batch_two_horizons', hosts, batch: FGB_FGC_BATCH, horizons: '7d+30d', fg_c_rows: rows, seconds: c.seconds, step_seconds: step, rows_per_s: Math.round(rows / step), peak_rss_mb: c.rssMb });
 }
 
 /**
