@@ -121,10 +121,16 @@ function fgBC(ctx: { dir: string; hosts: number; wh: string; raw: string }, size
     for (const f of fs.readdirSync(r,{recursive:true})) if (String(f).endsWith('_manifest.json')) { const m=JSON.parse(fs.readFileSync(p.join(r,String(f)))); const t=Date.parse(m.partition_values.dt+'T'+m.partition_values.hh+':'+m.partition_values.mm+':00Z'); if (t>=Date.parse('${DAY1}T11:45:00Z') && t<Date.parse('${DAY2}T11:45:00Z')) n+=m.row_count; }
     console.log(n)`]).toString());
   record({ bench: 'fg_b_one_day_of_fg_a', size, hosts: ctx.hosts, fg_a_rows: fgARows, host_baseline_rows: pub.row_counts.host, seconds: b.seconds, fg_a_rows_per_s: Math.round(fgARows / b.seconds), peak_rss_mb: b.rssMb, memory_limit: '2GB' });
-  const c = cli(['build', 'fg-c', '--batch', `${DAY2}T12:00`, '--force', ...common]);
+  record({ bench: 'fg_c_one_batch', size, hosts: ctx.hosts, horizons: 1, ...fgCOneBatch(`${DAY2}T12:00`, common) });
+}
+
+/** `build fg-c --batch B --force` in its own process: rows, wall and step seconds, peak RSS. */
+function fgCOneBatch(batch: string, common: string[]) {
+  const c = cli(['build', 'fg-c', '--batch', batch, '--force', ...common]);
   if (c.status !== 0) throw new Error(`fg-c for one batch exited ${c.status}: ${c.stderr.slice(-400)}`);
   const rows = committedRows(c.stdout, 'fg_c');
-  record({ bench: 'fg_c_one_batch', size, hosts: ctx.hosts, horizons: 1, fg_c_rows: rows, seconds: c.seconds, step_seconds: stepSeconds(c.stdout, 'fg_c'), peak_rss_mb: c.rssMb });
+  const step = stepSeconds(c.stdout, 'fg_c');
+  return { fg_c_rows: rows, seconds: c.seconds, step_seconds: step, rows_per_s: Math.round(rows / step), peak_rss_mb: c.rssMb };
 }
 
 /** Rows and seconds of a dataset's `step` events in a run's JSON log (stdout). */
@@ -291,17 +297,10 @@ async function fgBNineDays(hosts: number) {
       memory_limit: '2GB',
       step_ms: steps,
     });
-    if (horizons.length > 1) fgCBothHorizons(hosts, wh, raw, specs);
+    // FG-C for one batch against both default horizons: #3's shape.
+    if (horizons.length > 1)
+      record({ bench: 'fg_c_one_batch_two_horizons', hosts, batch: FGB_FGC_BATCH, horizons: name, ...fgCOneBatch(FGB_FGC_BATCH, ['--warehouse', wh, '--raw', raw, '--jobspecs', specs]) });
   }
-}
-
-/** FG-C for one batch of the 9-day warehouse, scored against both default horizons (#3's shape). */
-function fgCBothHorizons(hosts: number, wh: string, raw: string, specs: string) {
-  const c = cli(['build', 'fg-c', '--batch', FGB_FGC_BATCH, '--force', '--warehouse', wh, '--raw', raw, '--jobspecs', specs]);
-  if (c.status !== 0) throw new Error(`fg-c for one batch exited ${c.status}: ${c.stderr.slice(-400)}`);
-  const rows = committedRows(c.stdout, 'fg_c');
-  const step = stepSeconds(c.stdout, 'fg_c');
-  record({ bench: 'fg_c_one_batch_two_horizons', hosts, batch: FGB_FGC_BATCH, horizons: '7d+30d', fg_c_rows: rows, seconds: c.seconds, step_seconds: step, rows_per_s: Math.round(rows / step), peak_rss_mb: c.rssMb });
 }
 
 /**
