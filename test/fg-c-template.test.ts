@@ -401,11 +401,14 @@ describe('fg_c template', () => {
     expect(r.record_id).toBe(`${H1}|outbound|w_15m|2026-11-24T12:00:00Z|30d`);
   });
 
-  it('metrics are matched by name, whatever the column order of FG-A and of p_fgc_metrics', async () => {
+  it('metrics are matched by name, whatever the column order of FG-A, of the FG-B views and of p_fgc_metrics', async () => {
     const before = await mainScenario(s);
-    // Same data; FG-A's metric columns and the JobSpec's metric list both reversed.
+    // Same data; FG-A's metric columns, the segment baselines' statistics columns (so that they
+    // differ from the host baselines' order) and the JobSpec's metric list all reversed.
     const reversed = [...M].reverse();
     await s.run(`CREATE OR REPLACE TEMP VIEW fg_a_in AS SELECT * EXCLUDE (${M.join(', ')}), ${reversed.join(', ')} FROM fga`);
+    const stats = Object.keys(statColumns());
+    await s.run(`CREATE OR REPLACE TEMP VIEW fgb_segment_in AS SELECT * EXCLUDE (${stats.join(', ')}), ${[...stats].reverse().join(', ')} FROM fgb_segment_t`);
     await createParamTable(s, { name: 'p_fgc_metrics', columns: { metric: 'VARCHAR', scale_floor: 'DOUBLE' }, rows: [...METRICS].reverse() });
     await setFgCVariables(s, 'v1');
     await runFgC(s);

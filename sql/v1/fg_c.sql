@@ -153,7 +153,8 @@ anchor_rows AS MATERIALIZED (
 -- p_fgc_metrics order, 1-based); nothing is unpivoted per FG-C row. A COLUMNS() selection
 -- yields columns in its relation's own order, so each source's list is reordered with
 -- list_permute() (_macros_lists.sql) by a permutation read from the catalogue (the
--- position of each metric's column among the columns that same selection yields).
+-- position of each metric's column among the columns that same selection yields; the
+-- segment statistics take the host view's order, see baseline_stats).
 source_columns AS (
     SELECT table_name, column_index, stat,
            CASE WHEN stat = 'x' THEN column_name
@@ -162,7 +163,7 @@ source_columns AS (
                  CASE WHEN table_name = 'fg_a_in' THEN 'x'
                       ELSE regexp_extract(column_name, '_(median|mad|iqr|p95)$', 1) END AS stat
           FROM duckdb_columns()
-          WHERE table_name IN ('fg_a_in', 'fgb_host_in', 'fgb_segment_in'))
+          WHERE table_name IN ('fg_a_in', 'fgb_host_in'))
     WHERE stat <> ''
 ),
 source_positions AS (
@@ -172,15 +173,11 @@ source_positions AS (
     WHERE list_contains(getvariable('fgc_metrics'), metric)
 ),
 perms AS (
-    SELECT list(s.src_pos ORDER BY m.pos) FILTER (WHERE s.table_name = 'fg_a_in')                              AS x_perm,
-           list(s.src_pos ORDER BY m.pos) FILTER (WHERE s.table_name = 'fgb_host_in' AND s.stat = 'median')    AS median_perm_host,
-           list(s.src_pos ORDER BY m.pos) FILTER (WHERE s.table_name = 'fgb_host_in' AND s.stat = 'mad')       AS mad_perm_host,
-           list(s.src_pos ORDER BY m.pos) FILTER (WHERE s.table_name = 'fgb_host_in' AND s.stat = 'iqr')       AS iqr_perm_host,
-           list(s.src_pos ORDER BY m.pos) FILTER (WHERE s.table_name = 'fgb_host_in' AND s.stat = 'p95')       AS p95_perm_host,
-           list(s.src_pos ORDER BY m.pos) FILTER (WHERE s.table_name = 'fgb_segment_in' AND s.stat = 'median') AS median_perm_segment,
-           list(s.src_pos ORDER BY m.pos) FILTER (WHERE s.table_name = 'fgb_segment_in' AND s.stat = 'mad')    AS mad_perm_segment,
-           list(s.src_pos ORDER BY m.pos) FILTER (WHERE s.table_name = 'fgb_segment_in' AND s.stat = 'iqr')    AS iqr_perm_segment,
-           list(s.src_pos ORDER BY m.pos) FILTER (WHERE s.table_name = 'fgb_segment_in' AND s.stat = 'p95')    AS p95_perm_segment
+    SELECT list(s.src_pos ORDER BY m.pos) FILTER (WHERE s.table_name = 'fg_a_in')                           AS x_perm,
+           list(s.src_pos ORDER BY m.pos) FILTER (WHERE s.table_name = 'fgb_host_in' AND s.stat = 'median') AS median_perm,
+           list(s.src_pos ORDER BY m.pos) FILTER (WHERE s.table_name = 'fgb_host_in' AND s.stat = 'mad')    AS mad_perm,
+           list(s.src_pos ORDER BY m.pos) FILTER (WHERE s.table_name = 'fgb_host_in' AND s.stat = 'iqr')    AS iqr_perm,
+           list(s.src_pos ORDER BY m.pos) FILTER (WHERE s.table_name = 'fgb_host_in' AND s.stat = 'p95')    AS p95_perm
     FROM source_positions s JOIN metrics m ON m.metric = s.metric
 ),
 -- Per-metric constants as lists: by position, the position itself and the scale floor; in
@@ -206,40 +203,43 @@ used_baselines AS MATERIALIZED (
                  role, segment_id, time_band, window_label
           FROM anchor_rows WHERE baseline_source <> 'none')
 ),
-baseline_source_lists AS (
+-- Their statistics columns (those of the FG-C metrics), host and segment rows together:
+-- UNION ALL BY NAME lines the segment view's columns up with the host view's, so the host
+-- view's permutations order both.
+baseline_stats AS (
     SELECT u.bid,
-           list_value(*COLUMNS(c -> suffix(c, '_median') AND list_contains(getvariable('fgc_metrics'), left(c, length(c) - 7))))::DOUBLE[] AS meds_src,
-           list_value(*COLUMNS(c -> suffix(c, '_mad')    AND list_contains(getvariable('fgc_metrics'), left(c, length(c) - 4))))::DOUBLE[] AS mads_src,
-           list_value(*COLUMNS(c -> suffix(c, '_iqr')    AND list_contains(getvariable('fgc_metrics'), left(c, length(c) - 4))))::DOUBLE[] AS iqrs_src,
-           list_value(*COLUMNS(c -> suffix(c, '_p95')    AND list_contains(getvariable('fgc_metrics'), left(c, length(c) - 4))))::DOUBLE[] AS p95s_src,
-           p.median_perm_host AS median_perm, p.mad_perm_host AS mad_perm, p.iqr_perm_host AS iqr_perm, p.p95_perm_host AS p95_perm
+           COLUMNS(c -> regexp_matches(c, '_(median|mad|iqr|p95)$')
+                        AND list_contains(getvariable('fgc_metrics'), regexp_replace(c, '_(median|mad|iqr|p95)$', '')))
     FROM used_baselines u
     JOIN fgb_host_in h
       ON u.baseline_source = 'host'
      AND h.baseline_horizon = u.baseline_horizon AND h.reference_date = u.baseline_reference_date
      AND h.host_ip = u.host_ip AND h.role = u.role AND h.segment_id IS NOT DISTINCT FROM u.segment_id
      AND h.time_band = u.time_band AND h.window_label = u.window_label
-    CROSS JOIN perms p
-    UNION ALL
+    UNION ALL BY NAME
     SELECT u.bid,
-           list_value(*COLUMNS(c -> suffix(c, '_median') AND list_contains(getvariable('fgc_metrics'), left(c, length(c) - 7))))::DOUBLE[],
-           list_value(*COLUMNS(c -> suffix(c, '_mad')    AND list_contains(getvariable('fgc_metrics'), left(c, length(c) - 4))))::DOUBLE[],
-           list_value(*COLUMNS(c -> suffix(c, '_iqr')    AND list_contains(getvariable('fgc_metrics'), left(c, length(c) - 4))))::DOUBLE[],
-           list_value(*COLUMNS(c -> suffix(c, '_p95')    AND list_contains(getvariable('fgc_metrics'), left(c, length(c) - 4))))::DOUBLE[],
-           p.median_perm_segment, p.mad_perm_segment, p.iqr_perm_segment, p.p95_perm_segment
+           COLUMNS(c -> regexp_matches(c, '_(median|mad|iqr|p95)$')
+                        AND list_contains(getvariable('fgc_metrics'), regexp_replace(c, '_(median|mad|iqr|p95)$', '')))
     FROM used_baselines u
     JOIN fgb_segment_in s
       ON u.baseline_source = 'segment'
      AND s.baseline_horizon = u.baseline_horizon AND s.reference_date = u.baseline_reference_date
      AND s.segment_id IS NOT DISTINCT FROM u.segment_id AND s.role = u.role
      AND s.time_band = u.time_band AND s.window_label = u.window_label
-    CROSS JOIN perms p
+),
+baseline_source_lists AS (
+    SELECT bid,
+           list_value(*COLUMNS(c -> suffix(c, '_median')))::DOUBLE[] AS meds_src,
+           list_value(*COLUMNS(c -> suffix(c, '_mad')))::DOUBLE[]    AS mads_src,
+           list_value(*COLUMNS(c -> suffix(c, '_iqr')))::DOUBLE[]    AS iqrs_src,
+           list_value(*COLUMNS(c -> suffix(c, '_p95')))::DOUBLE[]    AS p95s_src
+    FROM baseline_stats
 ),
 baseline_lists AS (
-    SELECT bid,
-           list_permute(meds_src, median_perm) AS meds, list_permute(mads_src, mad_perm) AS mads,
-           list_permute(iqrs_src, iqr_perm) AS iqrs, list_permute(p95s_src, p95_perm) AS p95s
-    FROM baseline_source_lists
+    SELECT b.bid,
+           list_permute(b.meds_src, p.median_perm) AS meds, list_permute(b.mads_src, p.mad_perm) AS mads,
+           list_permute(b.iqrs_src, p.iqr_perm) AS iqrs, list_permute(b.p95s_src, p.p95_perm) AS p95s
+    FROM baseline_source_lists b CROSS JOIN perms p
 ),
 -- The two scales of §7.2, per baseline row and metric: long form over the (few) baseline
 -- rows only, then back to one list sorted by position (list_sort of {pos, ...} structs is
