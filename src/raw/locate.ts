@@ -42,27 +42,34 @@ export function fixedDirectory(pattern: string): string {
 }
 
 /**
- * Local glob through DuckDB's own glob(), so patterns mean the same as in read_*. A pattern
- * whose fixed directory does not exist matches nothing without asking DuckDB (~1.4 ms a
- * query): FG-A's look-back asks for every hour of up to 30 days before the data begins.
+ * Local globs through DuckDB's own glob(), so patterns mean the same as in read_*: all the
+ * patterns in one query (~1 ms a query; a raw day is 24 hourly patterns). A pattern whose
+ * fixed directory does not exist matches nothing without asking DuckDB: FG-A's look-back
+ * asks for every hour of up to 30 days before the data begins.
  */
-async function globLocal(session: Session, pattern: string): Promise<RawFile[]> {
-  if (!existsSync(fixedDirectory(pattern))) return [];
-  const rows = await session.all<{ file: string }>(inline(sql`SELECT file FROM glob(${lit(pattern)}) ORDER BY file`));
-  return Promise.all(
-    rows.map(async ({ file }) => {
-      const st = await stat(file);
-      return { local: file, display: file, fingerprint: `${st.size}:${st.mtimeMs}` };
-    }),
-  );
+async function globLocal(session: Session, patterns: string[]): Promise<RawFile[][]> {
+  const live = patterns.flatMap((pattern, i) => (existsSync(fixedDirectory(pattern)) ? [{ pattern, i }] : []));
+  const found = patterns.map((): RawFile[] => []);
+  if (!live.length) return found;
+  const globs = live.map(({ pattern, i }) => sql`SELECT ${lit(i)} AS i, file FROM glob(${lit(pattern)})`);
+  const rows = await session.all<{ i: number; file: string }>(inline(sql`${sql.join(globs, sql` UNION ALL `)} ORDER BY i, file`));
+  const stats = await Promise.all(rows.map(({ file }) => stat(file)));
+  rows.forEach(({ i, file }, k) => found[i].push({ local: file, display: file, fingerprint: `${stats[k].size}:${stats[k].mtimeMs}` }));
+  return found;
 }
 
 export type Globber = (pattern: string) => Promise<RawFile[]>;
 
 export async function locateRaw(session: Session, raw: ResolvedRawInput, batches: Batch[], globber?: Globber): Promise<RawLocation> {
-  const glob = globber ?? ((p: string) => globLocal(session, p));
+  // A custom globber (S3) lists one pattern at a time, in order.
+  const globAll = async (patterns: string[]) => {
+    if (!globber) return globLocal(session, patterns);
+    const found: RawFile[][] = [];
+    for (const p of patterns) found.push(await globber(p));
+    return found;
+  };
   if (!hasPlaceholders(raw.uri)) {
-    const files = await glob(raw.uri);
+    const [files] = await globAll([raw.uri]);
     return { mode: 'glob', files, filesByBatch: new Map(batches.map((b) => [b.start, files])) };
   }
   // Hourly or daily files serve several batches: glob each distinct expansion once.
@@ -73,10 +80,10 @@ export async function locateRaw(session: Session, raw: ResolvedRawInput, batches
   }
   const filesByBatch = new Map<number, RawFile[]>();
   const all = new Map<string, RawFile>();
-  for (const [pattern, bs] of byPattern) {
-    const files = await glob(pattern);
-    files.forEach((f) => all.set(f.local, f));
-    bs.forEach((b) => filesByBatch.set(b.start, files));
-  }
+  const matches = await globAll([...byPattern.keys()]);
+  [...byPattern.values()].forEach((bs, i) => {
+    matches[i].forEach((f) => all.set(f.local, f));
+    bs.forEach((b) => filesByBatch.set(b.start, matches[i]));
+  });
   return { mode: 'template', files: [...all.values()], filesByBatch };
 }
