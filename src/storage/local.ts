@@ -1,19 +1,14 @@
 /** The local-filesystem warehouse. Same protocol as S3: run-unique files, manifest last. */
-import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { copyFileSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { ConfigError } from '../errors/index.ts';
 import { MANIFEST_NAME, type Manifest, type ManifestFile } from './manifest.ts';
 import type { StagedPartition, Warehouse } from './warehouse.ts';
 
-async function writeFileAtomic(path: string, text: string) {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
-  await writeFile(tmp, text);
-  await rename(tmp, path);
-}
-
-function writeFileAtomicSync(path: string, text: string) {
+/** Write-then-rename, so readers see the old file or the new one, never a part. */
+function writeFileAtomic(path: string, text: string) {
+  mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
   writeFileSync(tmp, text);
   renameSync(tmp, path);
@@ -117,7 +112,7 @@ export class LocalWarehouse implements Warehouse {
       files.push({ name, rows, bytes: statSync(target).size });
     }
     const manifest: Manifest = { ...staged.manifest, files };
-    writeFileAtomicSync(join(partDir, MANIFEST_NAME), JSON.stringify(manifest, null, 2));
+    writeFileAtomic(join(partDir, MANIFEST_NAME), JSON.stringify(manifest, null, 2));
     this.removeUnreferenced(partDir, new Set(files.map((f) => f.name)));
     return manifest;
   }
@@ -150,8 +145,8 @@ export class LocalWarehouse implements Warehouse {
     return out.sort();
   }
 
-  writeJson(path: string, value: unknown) {
-    return writeFileAtomic(join(this.dir, path), JSON.stringify(value, null, 2));
+  async writeJson(path: string, value: unknown) {
+    writeFileAtomic(join(this.dir, path), JSON.stringify(value, null, 2));
   }
   readJson<T>(path: string) {
     return readJsonFile<T>(join(this.dir, path));
