@@ -11,7 +11,7 @@ import type { Manifest, ManifestInput } from '../storage/manifest.ts';
 import type { Warehouse } from '../storage/warehouse.ts';
 import type { Column } from '../transforms/columns.ts';
 import type { Params, Session } from './session.ts';
-import { ident, inline, lit, litList, parquetScan, sql, type SqlFragment } from './sql.ts';
+import { ident, inline, lit, parquetScan, sql, type SqlFragment } from './sql.ts';
 import { loadTemplate, type Template } from './templates.ts';
 
 export interface TemplateRef {
@@ -145,14 +145,6 @@ async function writeEmpty(req: CommitRequest, dir: string, select: ReturnType<ty
   const file = join(dir, `part-${req.runId}-empty.parquet`);
   await req.session.run(inline(sql`COPY (${select} LIMIT 0) TO ${lit(file)} (FORMAT parquet)`));
   return file;
-}
-
-/** Row count of each Parquet file, from the footers (one metadata query for all of them). */
-export async function rowsPerFile(session: Session, files: string[]): Promise<Map<string, number>> {
-  const rows = await session.all<{ file_name: string; n: number }>(
-    inline(sql`SELECT file_name, sum(num_rows)::BIGINT AS n FROM parquet_file_metadata(${litList(files)}) GROUP BY file_name`),
-  );
-  return new Map(rows.map((r) => [r.file_name, r.n]));
 }
 
 /** Register an upstream dataset as a view over its manifests' files (never a glob). */

@@ -21,12 +21,11 @@
  * did not produce, then commits the record. A killed run is cleaned up by the
  * next one; rows are never duplicated. (Hive/Athena ignore `_`-prefixed paths.)
  */
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import pLimit from 'p-limit';
 import { ConfigError } from '../errors/index.ts';
 import { ident, inline, lit, sql } from '../engine/sql.ts';
-import { rowsPerFile } from '../engine/execute.ts';
 import {
   resolveFeatureGroup,
   safeBatchName,
@@ -59,23 +58,6 @@ export function offlineLocations(opts: Pick<PublishOptions, 'spec' | 'batchId'>,
   return { dataUri, recordUri };
 }
 
-async function walk(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  let entries;
-  try {
-    entries = await readdir(dir, { withFileTypes: true });
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return out;
-    throw e;
-  }
-  for (const e of entries) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) out.push(...(await walk(p)));
-    else if (e.name.endsWith('.parquet')) out.push(p);
-  }
-  return out.sort();
-}
-
 const tsLiteral = (d: Date) => sql`CAST(${lit(d.toISOString().replace('Z', ''))} AS TIMESTAMP)`;
 
 export async function publishOffline(opts: PublishOptions): Promise<PublishSummary> {
@@ -95,11 +77,12 @@ export async function publishOffline(opts: PublishOptions): Promise<PublishSumma
     const counts = prepared ? await countRows(session, prepared) : { records: 0, publishable: 0, nonFiniteNulled: 0, rejected: {} };
 
     // 1. Stage: one DuckDB COPY, partitioned by the event hour.
-    const staged: { path: string; partition: string }[] = [];
+    const staged: { path: string; partition: string; rows: number }[] = [];
     if (prepared && counts.publishable > 0) {
       const et = sql.ref('__pub_et');
       await mkdir(join(opts.workDir, 'staging'), { recursive: true });
-      await session.run(
+      // RETURN_STATS: the files written and their row counts, without listing or reading them.
+      const copied = await session.pluck<{ filename: string; count: number }>(
         inline(sql`COPY (
           SELECT ${featureSelectList(prepared, 'typed')},
             ${tsLiteral(now())} AS write_time,
@@ -110,21 +93,21 @@ export async function publishOffline(opts: PublishOptions): Promise<PublishSumma
           FROM ${ident(prepared.rowsView)}
           WHERE __pub_reject IS NULL
           ORDER BY __pub_et, __pub_rid
-        ) TO ${lit(stageDir)} (FORMAT parquet, PARTITION_BY ("year", "month", "day", "hour"), FILENAME_PATTERN 'part_{i}', OVERWRITE_OR_IGNORE)`),
+        ) TO ${lit(stageDir)} (FORMAT parquet, PARTITION_BY ("year", "month", "day", "hour"), FILENAME_PATTERN 'part_{i}', OVERWRITE_OR_IGNORE, RETURN_STATS true)`),
+        ['filename', 'count'],
       );
-      for (const path of await walk(stageDir)) {
-        const rel = relative(stageDir, path).split(/[\\/]/);
-        staged.push({ path, partition: rel.slice(0, -1).join('/') });
+      for (const { filename, count } of copied.sort((a, b) => (a.filename < b.filename ? -1 : a.filename > b.filename ? 1 : 0))) {
+        const rel = relative(stageDir, filename).split(/[\\/]/);
+        staged.push({ path: filename, partition: rel.slice(0, -1).join('/'), rows: count });
       }
     }
 
     // 2. Deterministic names: <batch>-<n>.parquet per partition.
-    const rowsByFile = staged.length ? await rowsPerFile(session, staged.map((s) => s.path)) : new Map<string, number>();
     const perPartition = new Map<string, number>();
     const files: (OfflineFile & { local: string })[] = staged.map((s) => {
       const n = perPartition.get(s.partition) ?? 0;
       perPartition.set(s.partition, n + 1);
-      return { local: s.path, partition: s.partition, uri: joinUri(dataUri, s.partition, `${safe}-${n}.parquet`), rows: rowsByFile.get(s.path) ?? 0, bytes: 0 };
+      return { local: s.path, partition: s.partition, uri: joinUri(dataUri, s.partition, `${safe}-${n}.parquet`), rows: s.rows, bytes: 0 };
     });
     const written = files.reduce((a, f) => a + f.rows, 0);
     if (written !== counts.publishable)
