@@ -3,8 +3,8 @@
  * computed by hand in comments, or independently here from the raw values (linear
  * quantiles as numpy `percentile(method="linear")`, true MAD), with explicit tolerances.
  *
- * Execution order: fg_b_run, fg_b_capped, fg_b_obs, fg_b_host (+ fg_b_widen), fg_b_segment (+ fg_b_widen), fg_b_ip_metadata,
- * fg_b_pair_host, fg_b_pair_segment.
+ * Execution order: fg_b_run, fg_b_capped, fg_b_groups, fg_b_obs, fg_b_stats, fg_b_host (+ fg_b_widen),
+ * fg_b_segment (+ fg_b_widen), fg_b_ip_metadata, fg_b_pair_host, fg_b_pair_segment.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Session } from '../src/engine/session.ts';
@@ -161,17 +161,33 @@ async function setup(s: Session, opts: { obs?: Obs[]; baseline?: [string, number
   });
 }
 
+const templateText = async (name: string) => (await loadTemplate('v1', name)).text;
+
+/** fg_b_stats once per chunk of metrics, appended to fgb_stats_long (as build-fg-b.ts does). */
+async function runStats(s: Session, metricChunks: (string[] | null)[] = [null]) {
+  for (const [i, chunk] of metricChunks.entries()) {
+    if (chunk) await s.run(`SET VARIABLE fgb_metrics = ${JSON.stringify(chunk).replaceAll('"', "'")}`);
+    else await s.run(`RESET VARIABLE fgb_metrics`);
+    const into = i === 0 ? 'CREATE OR REPLACE TEMP TABLE fgb_stats_long AS' : 'INSERT INTO fgb_stats_long';
+    await s.run(`${into} ${await templateText('fg_b_stats')}`);
+  }
+}
+
 async function runFgB(s: Session, names = ['fg_b_run', 'fg_b_capped', 'fg_b_obs', 'fg_b_host', 'fg_b_segment', 'fg_b_ip_metadata', 'fg_b_pairs', 'fg_b_pair_host', 'fg_b_pair_segment']) {
   for (const name of names) {
-    const t = await loadTemplate('v1', name);
     const table = name.replace(/^fg_b_/, 'fgb_');
-    // As the runner does: fg_b_obs is a view (it cannot hold parameters); host and segment
-    // statistics are the view fgb_stats, which fg_b_widen turns into the contract's table.
-    if (name === 'fg_b_obs') await s.run(`CREATE OR REPLACE TEMP VIEW fgb_obs AS ${t.text}`);
-    else if (name === 'fg_b_host' || name === 'fg_b_segment') {
-      await s.run(`CREATE OR REPLACE TEMP VIEW fgb_stats AS ${t.text}`);
-      await s.run(`CREATE OR REPLACE TEMP TABLE ${table} AS ${(await loadTemplate('v1', 'fg_b_widen')).text}`, RANGE);
-    } else await s.run(`CREATE OR REPLACE TEMP TABLE ${table} AS ${t.text}`, RANGE);
+    // As the runner does: fg_b_obs comes with its group ids (fg_b_groups) and is followed by the
+    // statistics of both levels (fg_b_stats, here in one chunk of whatever fgb_metrics selects);
+    // host and segment statistics are the view fgb_stats, which fg_b_widen turns into the
+    // contract's table.
+    if (name === 'fg_b_obs') {
+      await s.run(`CREATE OR REPLACE TEMP TABLE fgb_groups AS ${await templateText('fg_b_groups')}`);
+      await s.run(`CREATE OR REPLACE TEMP TABLE fgb_obs AS ${await templateText('fg_b_obs')}`);
+      await s.run(`CREATE OR REPLACE TEMP TABLE fgb_stats_long AS ${await templateText('fg_b_stats')}`);
+    } else if (name === 'fg_b_host' || name === 'fg_b_segment') {
+      await s.run(`CREATE OR REPLACE TEMP VIEW fgb_stats AS ${await templateText(name)}`);
+      await s.run(`CREATE OR REPLACE TEMP TABLE ${table} AS ${await templateText('fg_b_widen')}`, RANGE);
+    } else await s.run(`CREATE OR REPLACE TEMP TABLE ${table} AS ${await templateText(name)}`, RANGE);
   }
 }
 
@@ -374,13 +390,15 @@ describe('fg_b templates', () => {
     // The pipeline's settings: the key metrics, then all baseline metrics: the same tables.
     await s.run(`SET VARIABLE fgb_key_metrics = ['sessions_cnt']`);
     await s.run(`SET VARIABLE fgb_metrics = ['deny_ratio', 'sessions_cnt', 'bytes_src_sum']`);
-    await runFgB(s, ['fg_b_capped', 'fg_b_host', 'fg_b_segment']);
+    await runFgB(s, ['fg_b_capped', 'fg_b_obs', 'fg_b_host', 'fg_b_segment']);
     expect(await snapshot('fgb_capped', 'host_ip, window_label, window_end_ts')).toBe(capped);
     expect(await snapshot('fgb_host', 'host_ip, window_label')).toBe(host);
     expect(await snapshot('fgb_segment', 'segment_id, window_label')).toBe(segment);
+    // The observations keep only those metric columns.
+    expect((await s.describe('fgb_obs')).map((c) => c.name)).toEqual(['hid', 'sid', 'is_capped__', 'sessions_cnt', 'bytes_src_sum', 'deny_ratio']);
     // One chunk of metrics: its statistics are those of the full run, the others' are NULL,
-    // the row counts are the same (build-fg-b.ts merges chunks with any_value).
-    await s.run(`SET VARIABLE fgb_metrics = ['sessions_cnt']`);
+    // the row counts are the same.
+    await runStats(s, [['sessions_cnt']]);
     await runFgB(s, ['fg_b_segment']);
     const full = JSON.parse(segment) as Row[];
     const chunk = await s.all<Row>(`SELECT * FROM fgb_segment ORDER BY segment_id, window_label`);
@@ -391,22 +409,22 @@ describe('fg_b templates', () => {
         else expect(v === null ? null : JSON.parse(JSON.stringify(v)), col).toEqual(full[i][col]);
       }
     }
-    // The other chunk, then fg_b_segment_merge over both: exactly the unchunked table.
-    await s.run(`CREATE OR REPLACE TEMP TABLE chunk_a AS FROM fgb_segment`);
-    await s.run(`SET VARIABLE fgb_metrics = ['deny_ratio', 'bytes_src_sum']`);
-    await runFgB(s, ['fg_b_segment']);
-    await s.run(`CREATE OR REPLACE TEMP TABLE chunk_b AS FROM fgb_segment`);
-    await s.run(`SET VARIABLE fgb_segment_chunks = ['chunk_b', 'chunk_a']`);
-    await s.run(`CREATE OR REPLACE TEMP TABLE merged AS ${(await loadTemplate('v1', 'fg_b_segment_merge')).text}`);
-    expect(await snapshot('merged', 'segment_id, window_label')).toBe(segment);
+    // Both chunks appended (as build-fg-b.ts runs them when memory requires): exactly the
+    // unchunked tables at both levels.
+    await runStats(s, [['bytes_src_sum'], ['sessions_cnt', 'deny_ratio']]);
+    await runFgB(s, ['fg_b_host', 'fg_b_segment']);
+    expect(await snapshot('fgb_host', 'host_ip, window_label')).toBe(host);
+    expect(await snapshot('fgb_segment', 'segment_id, window_label')).toBe(segment);
     await s.run(`RESET VARIABLE fgb_key_metrics; RESET VARIABLE fgb_metrics`);
   });
 
   it('a baseline metric missing from FG-A is a clear error', async () => {
     await setup(s, { baseline: [['sessions_cnt', 3], ['bytes_sent_sum', 50]] });
-    await runFgB(s, ['fg_b_run', 'fg_b_capped', 'fg_b_obs']);
-    const t = await loadTemplate('v1', 'fg_b_host');
-    await expect(s.run(`CREATE TEMP TABLE fgb_host AS ${t.text}`, RANGE)).rejects.toThrow(/baseline_metrics not found among numeric FG-A columns: bytes_sent_sum/);
+    await runFgB(s, ['fg_b_run', 'fg_b_capped']);
+    await s.run(`CREATE TEMP TABLE fgb_groups AS ${await templateText('fg_b_groups')}`);
+    await expect(s.run(`CREATE TEMP TABLE fgb_obs AS ${await templateText('fg_b_obs')}`)).rejects.toThrow(
+      /baseline_metrics not found among numeric FG-A columns: bytes_sent_sum/,
+    );
   });
 
   it('a capping key metric missing from FG-A (or not numeric) is a clear error', async () => {

@@ -1,18 +1,18 @@
 -- fg_b_widen (feature_spec_version v1) — the wide contract of the host and segment baselines
 -- (FEATURES.md §6.2, §6.3; `fg_b/host`, `fg_b/segment`).
 --
--- Purpose: turn the per-group statistics of fg_b_host.sql or fg_b_segment.sql (one STRUCT per
---   metric) into the published columns: m_median, m_p25, m_p75, m_p95, m_p99, m_mad,
+-- Purpose: turn the per-group statistics of fg_b_host.sql or fg_b_segment.sql (one row per
+--   group and metric) into the published columns: m_median, m_p25, m_p75, m_p95, m_p99, m_mad,
 --   m_iqr = m_p75 - m_p25, m_support_count and m_cold_start_flag = 1 if m_support_count <
 --   support_min[m], for each baseline metric m, plus the run's columns. One template for both
 --   levels, so that the contract's shape is written once.
 --
 -- Inputs:
---   fgb_stats          view over fg_b_host.sql or fg_b_segment.sql, one row per group:
+--   fgb_stats          view over fg_b_host.sql or fg_b_segment.sql, one row per (group, metric):
 --                      grp__ STRUCT (the group key, in the contract's column order),
---                      record_key__ VARCHAR, total_rows__, capped_rows__ BIGINT, and one STRUCT
---                      {q DOUBLE[5] (quantiles .5, .25, .75, .95, .99), mad DOUBLE, n BIGINT}
---                      per metric column read.
+--                      record_key__ VARCHAR, total_rows__, capped_rows__ BIGINT, metric VARCHAR
+--                      and s STRUCT {q DOUBLE[5] (quantiles .5, .25, .75, .95, .99), mad DOUBLE,
+--                      n BIGINT}.
 --   p_baseline_metrics (metric, support_min), row order (rowid) = output column order.
 --   fgb_run            temp table from fg_b_run.sql: baseline_horizon, baseline_start_ts,
 --                      baseline_end_ts, reference_date of this run.
@@ -27,10 +27,9 @@
 --   total_rows BIGINT, baseline_start_ts, baseline_end_ts TIMESTAMP, reference_date, record_id,
 --   feature_spec_version VARCHAR.
 --
--- How: the (small) statistics are UNPIVOTed to (group, metric), joined to p_baseline_metrics
---   (which drops metric columns that are not baseline metrics), and PIVOTed back in
---   p_baseline_metrics order; a baseline metric without statistics (outside fgb_metrics) gets
---   NULL columns.
+-- How: the (small, long) statistics are joined to p_baseline_metrics (which drops metrics that
+--   are not baseline metrics) and PIVOTed in p_baseline_metrics order; a baseline metric without
+--   statistics (outside fgb_metrics) gets NULL columns.
 --
 -- Choices where FEATURES.md is silent:
 --   * record_id = record_key__ | baseline_horizon, record_key__ rendering a NULL segment_id /
@@ -45,11 +44,7 @@ long AS (
            u.s.q[3] - u.s.q[2] AS iqr,
            u.s.n AS support_count,
            (u.s.n < p.support_min)::INTEGER AS cold_start_flag
-    FROM (
-        UNPIVOT fgb_stats
-        ON COLUMNS(* EXCLUDE (grp__, record_key__, total_rows__, capped_rows__))
-        INTO NAME metric VALUE s
-    ) u
+    FROM fgb_stats u
     JOIN p_baseline_metrics p ON p.metric = u.metric
 ),
 wide AS (

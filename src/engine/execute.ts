@@ -19,19 +19,22 @@ export interface TemplateRef {
   sha256: string;
 }
 
-/** `CREATE TEMP TABLE|VIEW <as> AS <template>`; binder errors name the template. */
+/** `CREATE TEMP TABLE|VIEW <as> AS <template>` (or `INSERT INTO <as> <template>`); binder errors name the template. */
 export async function materialize(
   session: Session,
   version: string,
   name: string,
   as: string,
   params?: Params,
-  kind: 'TABLE' | 'VIEW' = 'TABLE',
+  kind: 'TABLE' | 'VIEW' | 'APPEND' = 'TABLE',
 ): Promise<Template> {
   const t = await loadTemplate(version, name);
+  const target = inline(sql`${ident(as)}`);
   try {
-    // Views cannot hold prepared parameters, so only tables take $params.
-    await session.run(`CREATE OR REPLACE TEMP ${kind} ${inline(sql`${ident(as)}`)} AS\n${t.text}`, kind === 'TABLE' ? params : undefined);
+    // Views cannot hold prepared parameters, so only tables take $params. APPEND inserts into
+    // an existing table (a template run in chunks).
+    if (kind === 'APPEND') await session.run(`INSERT INTO ${target}\n${t.text}`, params);
+    else await session.run(`CREATE OR REPLACE TEMP ${kind} ${target} AS\n${t.text}`, kind === 'TABLE' ? params : undefined);
   } catch (e) {
     const msg = (e as Error).message.split('\n')[0];
     const column = /column "?([^"\s]+)"? not found|Referenced column "([^"]+)"/i.exec(msg);

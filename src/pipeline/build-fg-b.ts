@@ -21,14 +21,19 @@ import { jobspecHash, type RunContext } from './context.ts';
 import { planEntry } from './freshness.ts';
 import { digestInput, inheritedMissingFields, loadBatchInput, registerInput, type LoadedInput } from './inputs.ts';
 
-/** Templates in execution order: observations (capping) first, then one per table. */
-export const FG_B_STEPS: { template: string; as: string; table?: FgBTable; view?: true }[] = [
+/**
+ * Templates in execution order: observations (capping, group ids, the observations table), the
+ * statistics of both levels (in chunks of metrics), then one per table.
+ */
+export const FG_B_STEPS: { template: string; as: string; table?: FgBTable; view?: true; chunked?: true }[] = [
   { template: 'fg_b_run', as: 'fgb_run' },
   { template: 'fg_b_capped', as: 'fgb_capped' },
-  // The observations host and segment baselines aggregate; a view, bound by each reader.
-  { template: 'fg_b_obs', as: 'fgb_obs', view: true },
-  // Host and segment statistics: each a view fgb_stats, aggregated when fg_b_widen (the
-  // contract's shape, shared by both levels) materializes it.
+  { template: 'fg_b_groups', as: 'fgb_groups' },
+  { template: 'fg_b_obs', as: 'fgb_obs' },
+  // Host and segment statistics, long, one execution per chunk of metrics appended to one table.
+  { template: 'fg_b_stats', as: 'fgb_stats_long', chunked: true },
+  // Each level's statistics with its group keys: a view fgb_stats, widened to the contract's
+  // shape (shared by both levels) when fg_b_widen materializes it.
   { template: 'fg_b_host', as: 'fgb_stats', view: true },
   { template: 'fg_b_widen', as: 'fgb_host', table: 'host' },
   { template: 'fg_b_segment', as: 'fgb_stats', view: true },
@@ -42,26 +47,24 @@ export const FG_B_STEPS: { template: string; as: string; table?: FgBTable; view?
 
 /**
  * Memory plan. Exact quantiles and MADs hold every value of a group.
- *   - fg_b_capped and fg_b_host compute them as window aggregates: DuckDB's window operator
+ *   - fg_b_capped computes its medians and MADs as window aggregates: DuckDB's window operator
  *     partitions the observations itself and spills them past memory_limit.
- *   - fg_b_segment groups few, very large groups, where a hash aggregation is much cheaper
- *     than the window operator; but its quantile and MAD states live outside DuckDB's memory
- *     accounting: two copies of every value, in vectors that grow by doubling, and both
- *     threads' partial states while they are combined (measured: ~25-40 bytes per value).
- *     They get SEGMENT_STATES_SHARE of memory_limit and DuckDB the rest while fg_b_segment
- *     runs; a horizon with more (observation, metric) values than fit runs it once per chunk
- *     of metrics (variable fgb_metrics; only the chunk's columns are read) and merges the
- *     chunks by key. Each chunk re-reads the key columns and joins fgb_capped again (~2.5-4 s
- *     at 2,000 hosts x 9 days), the price of the bound.
+ *   - fg_b_obs is a temp table, which DuckDB also spills past memory_limit.
+ *   - fg_b_stats is a hash aggregation, whose quantile and MAD states live outside DuckDB's
+ *     memory accounting: two copies of every value per level, in vectors that grow by doubling
+ *     (measured: ~100 bytes per observation and metric for both levels). They get STATES_SHARE
+ *     of memory_limit and DuckDB the rest while fg_b_stats runs, and a horizon with more
+ *     (observation, metric) values than fit runs it once per chunk of metrics (variable
+ *     fgb_metrics). A chunk scans the observations table (only its columns), so more chunks
+ *     cost little: one metric per chunk at 2,000 hosts x 9 days.
  */
-const SEGMENT_STATES_SHARE = 0.6;
-const STATE_BYTES_PER_VALUE = 32;
+const STATES_SHARE = 0.6;
+const STATE_BYTES_PER_VALUE = 100;
 
 /**
  * The FG-A rows of the horizons being built are loaded once into a temp table (only the
- * columns FG-B reads) when they fit this budget, so that the steps of every horizon scan
- * memory instead of decoding one small Parquet file per 15-minute batch again and again, and
- * overlapping horizons (7d and 30d share two days) read those files once.
+ * columns FG-B reads) when they fit this budget, so that several horizons (7d and 30d share
+ * days) read the small 15-minute files once.
  */
 const LOAD_BYTES_PER_VALUE = 64;
 
@@ -92,25 +95,21 @@ async function setListVariable(session: Session, name: string, values: string[])
 }
 
 /**
- * The segment baselines (fg_b_widen over the fg_b_segment view) once per chunk of metrics,
- * merged by key: a chunk fills its own metrics' columns and leaves the others NULL, any_value
- * keeps the non-NULL one (the row counts and run columns are the same in every chunk).
+ * fg_b_stats once per chunk of metrics, appended to one table. DuckDB gets what the aggregate
+ * states leave of memory_limit meanwhile (see STATES_SHARE); if it cannot free that much right
+ * now, it keeps the whole limit.
  */
-async function materializeSegmentChunks(ctx: RunContext, template: string, as: string, metricChunks: string[][], params: Record<string, string>) {
-  const v = ctx.specs.version;
-  if (metricChunks.length === 1) {
-    await setListVariable(ctx.session, 'fgb_metrics', metricChunks[0]);
-    await materialize(ctx.session, v, template, as, params);
-    return;
+async function materializeStatsChunks(ctx: RunContext, template: string, as: string, metricChunks: string[][], statesBytes: number) {
+  const memBytes = await memoryLimitBytes(ctx.session);
+  await ctx.session.run(`SET memory_limit = '${Math.floor(memBytes - statesBytes)}B'`).catch(() => undefined);
+  try {
+    for (const [i, chunk] of metricChunks.entries()) {
+      await setListVariable(ctx.session, 'fgb_metrics', chunk);
+      await materialize(ctx.session, ctx.specs.version, template, as, undefined, i === 0 ? 'TABLE' : 'APPEND');
+    }
+  } finally {
+    await ctx.session.run(inline(sql`SET memory_limit = ${lit(ctx.runtime.memoryLimit)}`));
   }
-  const parts = metricChunks.map((_, i) => `${as}__chunk${i}`);
-  for (const [i, chunk] of metricChunks.entries()) {
-    await setListVariable(ctx.session, 'fgb_metrics', chunk);
-    await materialize(ctx.session, v, template, parts[i], params);
-  }
-  await setListVariable(ctx.session, 'fgb_segment_chunks', parts);
-  await materialize(ctx.session, v, 'fg_b_segment_merge', as);
-  for (const t of parts) await ctx.session.run(inline(sql`DROP TABLE ${ident(t)}`));
 }
 
 export interface HorizonRange {
@@ -192,7 +191,7 @@ export async function buildFgB(ctx: RunContext, referenceMs: number): Promise<St
   const fgAMetrics = new Set(fgAColumns(ctx.specs).map((c) => c.name));
   for (const m of [...ctx.specs.fg_b_builder.anomaly_capping.key_metrics, ...ctx.specs.fg_b_builder.baseline_required_metrics])
     if (!fgAMetrics.has(m)) throw new ConfigError(`JobSpec ${ctx.specs.project}/fg_b_builder#${v}: FG-A has no metric ${m}`);
-  const templates = await templateRefs(ctx, [...new Set([...FG_B_STEPS.map((s) => s.template), 'fg_b_segment_merge'])]);
+  const templates = await templateRefs(ctx, [...new Set(FG_B_STEPS.map((s) => s.template))]);
   const jobspecSha256 = jobspecHash(ctx, ['project_parameters', 'delta_builder', 'fg_a_builder', 'fg_b_builder']);
   const inventory = await loadInventory(ctx);
   const committed: Manifest[] = [];
@@ -261,28 +260,21 @@ export async function buildFgB(ctx: RunContext, referenceMs: number): Promise<St
       await registerInput(ctx, 'pair_counts_in', pairs.manifests, pairCountsColumns());
       const params = { horizon: range.horizon, range_start: isoZ(range.startMs), range_end: isoZ(range.endMs), reference_date: refDate };
       const rows = fgA.manifests.reduce((n, m) => n + m.row_count, 0);
-      const segmentChunks = chunks(metrics, Math.ceil((rows * metrics.length * STATE_BYTES_PER_VALUE) / (memBytes * SEGMENT_STATES_SHARE)));
-      ctx.log.debug('fg_b_plan', { horizon: range.horizon, fg_a_rows: rows, loaded, segment_metric_chunks: segmentChunks.length });
+      const statsChunks = chunks(metrics, Math.ceil((rows * metrics.length * STATE_BYTES_PER_VALUE) / (memBytes * STATES_SHARE)));
+      const statesBytes = Math.min(memBytes * STATES_SHARE, rows * statsChunks[0].length * STATE_BYTES_PER_VALUE);
+      ctx.log.debug('fg_b_plan', { horizon: range.horizon, fg_a_rows: rows, loaded, stats_metric_chunks: statsChunks.length });
       const rowCounts: Record<string, number> = {};
       const timings: Record<string, number> = {};
       for (const step of FG_B_STEPS) {
         const t = Date.now();
-        if (step.as === 'fgb_segment') {
-          // DuckDB gets what the segment states leave of memory_limit (see SEGMENT_STATES_SHARE);
-          // if it cannot free that much right now, it keeps the whole limit.
-          const statesBytes = Math.min(memBytes * SEGMENT_STATES_SHARE, rows * segmentChunks[0].length * STATE_BYTES_PER_VALUE);
-          await ctx.session.run(`SET memory_limit = '${Math.floor(memBytes - statesBytes)}B'`).catch(() => undefined);
-          try {
-            await materializeSegmentChunks(ctx, step.template, step.as, segmentChunks, params);
-          } finally {
-            await ctx.session.run(inline(sql`SET memory_limit = ${lit(ctx.runtime.memoryLimit)}`));
-          }
-        } else {
-          // Views bind when read: fg_b_widen reads the host statistics with these metrics.
-          if (step.as === 'fgb_host') await setListVariable(ctx.session, 'fgb_metrics', metrics);
-          if (step.view) await materialize(ctx.session, v, step.template, step.as, undefined, 'VIEW');
-          else await materialize(ctx.session, v, step.template, step.as, params);
-        }
+        // The observations keep every baseline metric; each statistics chunk reads its own.
+        if (step.as === 'fgb_obs') await setListVariable(ctx.session, 'fgb_metrics', metrics);
+        if (step.chunked) {
+          await materializeStatsChunks(ctx, step.template, step.as, statsChunks, statesBytes);
+          // The observations (the largest table of the run) are no longer needed.
+          await ctx.session.run('DROP TABLE fgb_obs');
+        } else if (step.view) await materialize(ctx.session, v, step.template, step.as, undefined, 'VIEW');
+        else await materialize(ctx.session, v, step.template, step.as, params);
         // Keyed by dataset (fg_b_host covers its statistics view and fg_b_widen, which runs it).
         const key = step.table ? `fg_b_${step.table}` : step.template;
         timings[key] = (timings[key] ?? 0) + Date.now() - t;
@@ -324,7 +316,9 @@ export async function buildFgB(ctx: RunContext, referenceMs: number): Promise<St
     }
   } finally {
     // The next FG-B or FG-C run of this session must not inherit FG-B's column selection or rows.
-    await ctx.session.run('RESET VARIABLE fgb_key_metrics; RESET VARIABLE fgb_metrics; DROP TABLE IF EXISTS fgb_fg_a_rows');
+    await ctx.session.run(
+      'RESET VARIABLE fgb_key_metrics; RESET VARIABLE fgb_metrics; DROP TABLE IF EXISTS fgb_fg_a_rows; DROP TABLE IF EXISTS fgb_obs; DROP TABLE IF EXISTS fgb_stats_long',
+    );
   }
   return { dataset: 'fg_b', committed, skipped, missing: [], seconds: (Date.now() - t0) / 1000, planned };
 }
