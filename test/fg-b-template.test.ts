@@ -178,14 +178,14 @@ async function runFgB(s: Session, names = ['fg_b_run', 'fg_b_capped', 'fg_b_obs'
     const table = name.replace(/^fg_b_/, 'fgb_');
     // As the runner does: fg_b_obs comes with its group ids (fg_b_groups) and is followed by the
     // statistics of both levels (fg_b_stats, here in one chunk of whatever fgb_metrics selects);
-    // host and segment statistics are the view fgb_stats, which fg_b_widen turns into the
-    // contract's table.
+    // fg_b_host and fg_b_segment are the view fgb_keys, through which fg_b_widen turns that
+    // level's statistics into the contract's table.
     if (name === 'fg_b_obs') {
       await s.run(`CREATE OR REPLACE TEMP TABLE fgb_groups AS ${await templateText('fg_b_groups')}`);
       await s.run(`CREATE OR REPLACE TEMP TABLE fgb_obs AS ${await templateText('fg_b_obs')}`);
       await s.run(`CREATE OR REPLACE TEMP TABLE fgb_stats_long AS ${await templateText('fg_b_stats')}`);
     } else if (name === 'fg_b_host' || name === 'fg_b_segment') {
-      await s.run(`CREATE OR REPLACE TEMP VIEW fgb_stats AS ${await templateText(name)}`);
+      await s.run(`CREATE OR REPLACE TEMP VIEW fgb_keys AS ${await templateText(name)}`);
       await s.run(`CREATE OR REPLACE TEMP TABLE ${table} AS ${await templateText('fg_b_widen')}`, RANGE);
     } else await s.run(`CREATE OR REPLACE TEMP TABLE ${table} AS ${await templateText(name)}`, RANGE);
   }

@@ -15,8 +15,8 @@
 --             every metric column of fgb_obs is computed.
 -- Output grain: (level__, gid__, metric): level__ 'host' (gid__ = hid) or 'segment'
 --   (gid__ = sid); total_rows__, capped_rows__ BIGINT; metric VARCHAR; s STRUCT {q DOUBLE[]
---   (quantiles .5, .25, .75, .95, .99), mad DOUBLE, n BIGINT}. fg_b_host.sql and
---   fg_b_segment.sql attach each level's group keys; fg_b_widen.sql pivots it to the contract.
+--   (quantiles .5, .25, .75, .95, .99), mad DOUBLE, n BIGINT}. fg_b_widen.sql pivots each
+--   level to its contract, named by the group keys of fg_b_host.sql / fg_b_segment.sql.
 --
 -- How: one hash aggregation with GROUPING SETS ((hid), (sid)) computes both levels from one
 --   scan, for every selected column at once (COLUMNS), and UNPIVOT turns the per-metric

@@ -32,11 +32,11 @@ export const FG_B_STEPS: { template: string; as: string; table?: FgBTable; view?
   { template: 'fg_b_obs', as: 'fgb_obs' },
   // Host and segment statistics, long, one execution per chunk of metrics appended to one table.
   { template: 'fg_b_stats', as: 'fgb_stats_long', chunked: true },
-  // Each level's statistics with its group keys: a view fgb_stats, widened to the contract's
-  // shape (shared by both levels) when fg_b_widen materializes it.
-  { template: 'fg_b_host', as: 'fgb_stats', view: true },
+  // Each level's group keys (a view fgb_keys), through which fg_b_widen (the contract's shape,
+  // shared by both levels) selects and names that level's statistics.
+  { template: 'fg_b_host', as: 'fgb_keys', view: true },
   { template: 'fg_b_widen', as: 'fgb_host', table: 'host' },
-  { template: 'fg_b_segment', as: 'fgb_stats', view: true },
+  { template: 'fg_b_segment', as: 'fgb_keys', view: true },
   { template: 'fg_b_widen', as: 'fgb_segment', table: 'segment' },
   { template: 'fg_b_ip_metadata', as: 'fgb_ip_metadata', table: 'ip_metadata' },
   // Pair rarity at both levels in one scan of pair_counts; the two tables select their level.
@@ -275,7 +275,7 @@ export async function buildFgB(ctx: RunContext, referenceMs: number): Promise<St
           await ctx.session.run('DROP TABLE fgb_obs');
         } else if (step.view) await materialize(ctx.session, v, step.template, step.as, undefined, 'VIEW');
         else await materialize(ctx.session, v, step.template, step.as, params);
-        // Keyed by dataset (fg_b_host covers its statistics view and fg_b_widen, which runs it).
+        // Keyed by dataset (fg_b_host covers its keys view and fg_b_widen, which reads it).
         const key = step.table ? `fg_b_${step.table}` : step.template;
         timings[key] = (timings[key] ?? 0) + Date.now() - t;
         if (step.table) await checkContract(ctx.session, step.as, fgBColumns(step.table, metrics), `sql/${v}/${step.template}.sql`);
