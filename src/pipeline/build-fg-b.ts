@@ -56,7 +56,7 @@ export const FG_B_STEPS: { template: string; as: string; table?: FgBTable; view?
  *     of memory_limit and DuckDB the rest while fg_b_stats runs, and a horizon with more
  *     (observation, metric) values than fit runs it once per chunk of metrics (variable
  *     fgb_metrics). A chunk scans the observations table (only its columns), so more chunks
- *     cost little: one metric per chunk at 2,000 hosts x 9 days.
+ *     cost little: two metrics per chunk at 2,000 hosts x 9 days and memory_limit=2GB.
  */
 const STATES_SHARE = 0.6;
 const STATE_BYTES_PER_VALUE = 100;
@@ -99,9 +99,8 @@ async function setListVariable(session: Session, name: string, values: string[])
  * states leave of memory_limit meanwhile (see STATES_SHARE); if it cannot free that much right
  * now, it keeps the whole limit.
  */
-async function materializeStatsChunks(ctx: RunContext, template: string, as: string, metricChunks: string[][], statesBytes: number) {
-  const memBytes = await memoryLimitBytes(ctx.session);
-  await ctx.session.run(`SET memory_limit = '${Math.floor(memBytes - statesBytes)}B'`).catch(() => undefined);
+async function materializeStatsChunks(ctx: RunContext, template: string, as: string, metricChunks: string[][], duckdbBytes: number) {
+  await ctx.session.run(`SET memory_limit = '${Math.floor(duckdbBytes)}B'`).catch(() => undefined);
   try {
     for (const [i, chunk] of metricChunks.entries()) {
       await setListVariable(ctx.session, 'fgb_metrics', chunk);
@@ -270,7 +269,7 @@ export async function buildFgB(ctx: RunContext, referenceMs: number): Promise<St
         // The observations keep every baseline metric; each statistics chunk reads its own.
         if (step.as === 'fgb_obs') await setListVariable(ctx.session, 'fgb_metrics', metrics);
         if (step.chunked) {
-          await materializeStatsChunks(ctx, step.template, step.as, statsChunks, statesBytes);
+          await materializeStatsChunks(ctx, step.template, step.as, statsChunks, memBytes - statesBytes);
           // The observations (the largest table of the run) are no longer needed.
           await ctx.session.run('DROP TABLE fgb_obs');
         } else if (step.view) await materialize(ctx.session, v, step.template, step.as, undefined, 'VIEW');
