@@ -12,6 +12,7 @@ import {
   pairCountsBuilderSchema,
   projectParametersSchema,
 } from '../src/config/jobspec-schemas.ts';
+import { parseJobSpec } from '../src/config/jobspec-source.ts';
 
 describe('JobSpec defaults follow FEATURES.md', () => {
   it('project_parameters: calendar (§4.4), port sets, action classes, host scope, segments (§1.2-1.4)', () => {
@@ -63,6 +64,10 @@ describe('JobSpec defaults follow FEATURES.md', () => {
     const one = fgBBuilderSchema.parse({ horizons: { '3d': { days: 3, tail: 1, head: 1 } } });
     expect(Object.keys(one.horizons)).toEqual(['3d']);
     expect(one.support_min).toBe(50);
+    // An explicit empty metric list is a configuration error, not an FG-B without statistics.
+    expect(() => parseJobSpec('fg_b_builder', { baseline_metrics: [] }, 'demo/fg_b_builder#v1')).toThrow(
+      /JobSpec demo\/fg_b_builder#v1: baseline_metrics: needs at least one metric/,
+    );
   });
 
   it('fg_c (§7: all ten transforms, eps 1e-6, z_max 6, strong_z 4, family floors, the four score families)', () => {

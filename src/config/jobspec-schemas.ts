@@ -184,7 +184,7 @@ export const fgBBuilderSchema = z.object({
     })
     .prefault({}),
   /** Default: every numeric FG-A metric except keys, time context and has_* flags. */
-  baseline_metrics: z.array(columnIdent).optional(),
+  baseline_metrics: z.array(columnIdent).min(1, 'needs at least one metric (FG-B baselines and FG-C score them)').optional(),
   support_min: z.union([z.number().int().min(0), z.record(columnIdent, z.number().int().min(0))]).default(50),
   baseline_required_metrics: z.array(columnIdent).default(['sessions_cnt']),
   non_persistent_machine_prefixes: z.array(z.string()).default([]),
