@@ -65,10 +65,10 @@ const FGA_COLUMNS: Record<string, string> = {
 
 interface Obs {
   host: string;
-  seg: string;
+  seg: string | null;
   role?: string;
   wl: string;
-  band?: string;
+  band?: string | null;
   /** minutes after 2026-11-16 00:00 UTC of window_end_ts */
   t: number;
   sessions: number | null;
@@ -83,7 +83,7 @@ function fgaRow(o: Obs): Scalar[] {
   const end = ts(o.t);
   return [
     o.host, o.role ?? 'outbound', o.wl, ts(o.t - 15), end, o.seg, `${o.host}|${o.role ?? 'outbound'}|${o.wl}|${end}`,
-    o.sessions, o.bytes ?? 1000, o.deny === undefined ? 0.1 : o.deny, 12, o.band ?? 'working_hours',
+    o.sessions, o.bytes ?? 1000, o.deny === undefined ? 0.1 : o.deny, 12, o.band === undefined ? 'working_hours' : o.band,
     end.slice(0, 10), '00', '00', 'x', 'v1',
   ];
 }
@@ -416,6 +416,49 @@ describe('fg_b templates', () => {
     expect(await snapshot('fgb_host', 'host_ip, window_label')).toBe(host);
     expect(await snapshot('fgb_segment', 'segment_id, window_label')).toBe(segment);
     await s.run(`RESET VARIABLE fgb_key_metrics; RESET VARIABLE fgb_metrics`);
+  });
+
+  it('groups: dense ids in segment-group then host order, NULL segment and band as groups of their own; observations in hid order', async () => {
+    const E = '10.0.9.9'; // no segment
+    const obs = [
+      ...observations(),
+      ...[3, 4, 5].map((v, i) => ({ host: E, seg: null, wl: 'w_15m', t: 60 * (i + 1), sessions: v })),
+      ...[7, 8].map((v, i) => ({ host: A, seg: S1, wl: 'w_15m', band: null, t: 600 + 60 * i, sessions: v })),
+    ];
+    await setup(s, { obs });
+    await runFgB(s, ['fg_b_run', 'fg_b_capped', 'fg_b_obs', 'fg_b_host', 'fg_b_segment']);
+    const groups = await s.all<Row>(`SELECT host_ip, segment_id, time_band, window_label, hid, sid FROM fgb_groups ORDER BY hid`);
+    // One row per host group: A x4 (w_15m in two bands, w_1h, w_30m), B x3, C, D, E.
+    expect(groups.length).toBe(10);
+    expect(groups.map((g) => Number(g.hid))).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    // Ordered by (segment_id, role, time_band, window_label) with NULLs last, then host; sid
+    // numbers the segment groups densely in the same order.
+    expect(groups.map((g) => [g.segment_id, g.time_band, g.window_label, g.host_ip, Number(g.sid)])).toEqual([
+      [S1, 'working_hours', 'w_15m', A, 1],
+      [S1, 'working_hours', 'w_15m', B, 1],
+      [S1, 'working_hours', 'w_1h', A, 2],
+      [S1, 'working_hours', 'w_1h', B, 2],
+      [S1, 'working_hours', 'w_30m', A, 3],
+      [S1, 'working_hours', 'w_30m', B, 3],
+      [S1, 'working_hours', 'w_30m', C, 3],
+      [S1, null, 'w_15m', A, 4],
+      [S2, 'working_hours', 'w_15m', D, 5],
+      [null, 'working_hours', 'w_15m', E, 6],
+    ]);
+    // Every observation of the range once, stored in hid order.
+    const o = await s.one<Row>(`SELECT count(*) AS n, bool_and(hid >= prev) AS sorted FROM (SELECT hid, lag(hid, 1, 0) OVER (ORDER BY rowid) AS prev FROM fgb_obs)`);
+    expect([Number(o.n), o.sorted]).toEqual([obs.length, true]);
+    // The NULL segment and the NULL band are groups of their own at both levels.
+    const host = await s.all<Row>(`SELECT host_ip, segment_id, time_band, sessions_cnt_median AS med, total_rows FROM fgb_host WHERE segment_id IS NULL OR time_band IS NULL ORDER BY host_ip`);
+    expect(host).toEqual([
+      { host_ip: A, segment_id: S1, time_band: null, med: 7.5, total_rows: 2 },
+      { host_ip: E, segment_id: null, time_band: 'working_hours', med: 4, total_rows: 3 },
+    ]);
+    const seg = await s.all<Row>(`SELECT segment_id, time_band, sessions_cnt_median AS med, total_rows, record_id FROM fgb_segment WHERE segment_id IS NULL OR time_band IS NULL ORDER BY segment_id NULLS LAST`);
+    expect(seg).toEqual([
+      { segment_id: S1, time_band: null, med: 7.5, total_rows: 2, record_id: `${S1}|outbound||w_15m|7d` },
+      { segment_id: null, time_band: 'working_hours', med: 4, total_rows: 3, record_id: '|outbound|working_hours|w_15m|7d' },
+    ]);
   });
 
   it('a baseline metric missing from FG-A is a clear error', async () => {
