@@ -28,6 +28,13 @@ describe('JobSpec defaults follow FEATURES.md', () => {
     expect(p.action_classes).toEqual({ allow: ['allow'], deny: ['deny', 'drop', 'drop-icmp', 'reset-client', 'reset-server', 'reset-both'], alert: ['alert'] });
     expect(p.internal_networks).toEqual(['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7']);
     expect(p.segment_mapping).toEqual({ cidr_table: [], prefix_length: 24, ipv6_prefix_length: 64 });
+    // No port sets would leave delta and FG-A without their port columns: a configuration error.
+    expect(() => parseJobSpec('project_parameters', { port_sets: {} }, 'demo/project_parameters#v1')).toThrow(
+      /JobSpec demo\/project_parameters#v1: port_sets: needs at least one port set/,
+    );
+    expect(() => parseJobSpec('project_parameters', { port_sets: { web: [80], none: [] } }, 'demo/project_parameters#v1')).toThrow(
+      /JobSpec demo\/project_parameters#v1: port_sets\.none: a port set needs at least one port/,
+    );
   });
 
   it('delta (§1.1 DQ, all true; §2 quantiles) and pair_counts (§5 filters, both true)', () => {

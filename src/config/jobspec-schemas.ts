@@ -90,7 +90,10 @@ export const projectParametersSchema = z.object({
   raw_input: rawInputSchema.optional(),
   calendar: calendarSchema,
   segment_mapping: segmentMappingSchema,
-  port_sets: z.record(portSetIdent, z.array(port)).default(DEFAULT_PORT_SETS),
+  port_sets: z
+    .record(portSetIdent, z.array(port).min(1, 'a port set needs at least one port'))
+    .refine((sets) => Object.keys(sets).length > 0, 'needs at least one port set (each is a <set>_port_sessions_cnt column of delta and FG-A)')
+    .default(DEFAULT_PORT_SETS),
   action_classes: z
     .object({
       allow: z.array(z.string()).default(DEFAULT_ACTION_CLASSES.allow),
