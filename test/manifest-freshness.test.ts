@@ -117,7 +117,7 @@ function expectedFgAInput(ds: 'delta' | 'delta_peers', mm: string) {
 const statesOf = (p: Record<string, string>, ds: string) => MMS.map((mm) => p[partitionOf(ds, mm)]);
 
 /** Row count of Parquet files, read by DuckDB directly. */
-async function parquetRows(files: string[]): Promise<{ rows: number; columns: Column[]; data: Record<string, unknown>[] }> {
+async function parquetRows(files: string[]): Promise<{ rows: number; columns: Column[]; data: Record<string, unknown>[]; physical: string[] }> {
   const inst = await DuckDBInstance.create(':memory:');
   const c = await inst.connect();
   try {
@@ -126,7 +126,11 @@ async function parquetRows(files: string[]): Promise<{ rows: number; columns: Co
     const columns = (await c.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet([${list}], hive_partitioning = false)`))
       .getRowObjectsJS()
       .map((r) => ({ name: String(r.column_name), type: String(r.column_type) }));
-    return { rows: data.length, columns, data };
+    // The Parquet types as any reader sees them (role and the labels are written through ENUMs).
+    const physical = (await c.runAndReadAll(`SELECT name, converted_type, logical_type::VARCHAR AS logical FROM parquet_schema([${list}]) WHERE num_children IS NULL`))
+      .getRowObjectsJS()
+      .map((r) => `${r.name}:${r.converted_type}:${r.logical ?? ''}`);
+    return { rows: data.length, columns, data, physical: [...new Set(physical)] };
   } finally {
     c.closeSync();
     inst.closeSync();
@@ -215,8 +219,9 @@ describe('manifest of a committed partition', () => {
       .map((f) => f.replace(/\.sql$/, ''));
     expect(macros).toContain('_macros');
     // Shared by every raw dataset: the typed events and their DQ, the manifest's dq counters
-    // (dq_counts), glob placement (raw_span, raw_file_spans) and the parse checks (raw_parse_errors).
-    const shared = ['events', 'ip_list_events', 'ip_dim', 'events_dq', 'events_kept', 'dq_counts', 'raw_span', 'raw_file_spans', 'raw_parse_errors'];
+    // (dq_counts), glob placement (raw_span, raw_file_spans), the parse checks (raw_parse_errors)
+    // and the batches' label columns (batch_labels).
+    const shared = ['events', 'ip_list_events', 'ip_dim', 'events_dq', 'events_kept', 'dq_counts', 'raw_span', 'raw_file_spans', 'raw_parse_errors', 'batch_labels'];
     const expected: Record<string, string[]> = {
       delta: [...macros, ...shared, 'role_events', 'delta'],
       delta_peers: [...macros, ...shared, 'role_events', 'delta_peers'],
@@ -270,6 +275,8 @@ describe('manifest of a committed partition', () => {
           expect(f.bytes).toBe(statSync(join(WH, m.partition, f.name)).size);
         }
         expect(read.columns).toEqual(m.columns);
+        // Text columns are plain UTF8 strings in the file, whatever type wrote them.
+        for (const c of m.columns.filter((c) => c.type === 'VARCHAR')) expect(read.physical, `${ds} ${c.name}`).toContain(`${c.name}:UTF8:`);
       }
     }
     const m = manifest('delta', '00');

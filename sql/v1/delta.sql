@@ -2,8 +2,9 @@
 --
 -- Purpose : the additive building block of FG-A.
 -- Inputs  : view role_events (grain: session × role, already DQ'd, batch-filtered,
---           host-scoped); p_port_sets(set_name, port).
--- Params  : variable feature_spec_version.
+--           host-scoped); p_port_sets(set_name, port); table batch_labels (one row
+--           per batch, batch_labels.sql).
+-- Params  : none (the version comes with batch_labels).
 -- Output  : one row per (host_ip, role, batch_start) with at least one session.
 --           Port-set columns are pivoted, one `<set>_port_sessions_cnt` per set
 --           (the engine orders columns by its declared contract).
@@ -20,24 +21,16 @@ WITH per_minute AS (
     )
     GROUP BY ALL
 ),
-port_hits AS (
-    -- every (key, set) pair gets a row, so every set becomes a column even when 0
-    SELECT k.host_ip, k.role, k.batch_start, s.set_name || '_port_sessions_cnt' AS col,
-           coalesce(h.n, 0) AS n
-    FROM (SELECT DISTINCT host_ip, role, batch_start FROM role_events) k
-    CROSS JOIN (SELECT DISTINCT set_name FROM p_port_sets) s
-    LEFT JOIN (
-        SELECT re.host_ip, re.role, re.batch_start, ps.set_name, count(*) AS n
+port_cols AS (
+    -- only keys with a hit get a row here; the IN list comes from the JobSpec, so every
+    -- set is a column even when no session of the run hit it (COALESCEd to 0 below)
+    PIVOT (
+        SELECT re.host_ip, re.role, re.batch_start, ps.set_name || '_port_sessions_cnt' AS col
         FROM role_events re
         JOIN p_port_sets ps ON ps.port = re.peer_port
-        GROUP BY ALL
-    ) h USING (host_ip, role, batch_start, set_name)
-),
-port_cols AS (
-    -- the IN list comes from the JobSpec, so every set is a column even for an empty batch
-    PIVOT port_hits
+    )
     ON col IN (SELECT DISTINCT set_name || '_port_sessions_cnt' FROM p_port_sets)
-    USING sum(n)::BIGINT
+    USING count(*)
     GROUP BY host_ip, role, batch_start
 ),
 base AS (
@@ -68,18 +61,14 @@ base AS (
 SELECT
     b.host_ip, b.role,
     b.batch_start                                   AS slice_start_ts,
-    b.batch_start + INTERVAL 15 MINUTE              AS slice_end_ts,
-    strftime(b.batch_start, '%Y-%m-%d')             AS dt,
-    strftime(b.batch_start, '%H')                   AS hh,
-    strftime(b.batch_start, '%M')                   AS mm,
     b.* EXCLUDE (host_ip, role, batch_start, qs, qr, qd),
-    p.* EXCLUDE (host_ip, role, batch_start),
+    coalesce(COLUMNS('_port_sessions_cnt$'), 0)::BIGINT,       -- one per JobSpec port set
     m.max_sessions_per_minute::BIGINT               AS max_sessions_per_minute,
     b.qs[1] AS bytes_sent_p25, b.qs[2] AS bytes_sent_p50, b.qs[3] AS bytes_sent_p75, b.qs[4] AS bytes_sent_p95, b.qs[5] AS bytes_sent_p99,
     b.qr[1] AS bytes_recv_p25, b.qr[2] AS bytes_recv_p50, b.qr[3] AS bytes_recv_p75, b.qr[4] AS bytes_recv_p95, b.qr[5] AS bytes_recv_p99,
     b.qd[1] AS duration_p25,   b.qd[2] AS duration_p50,   b.qd[3] AS duration_p75,   b.qd[4] AS duration_p95,   b.qd[5] AS duration_p99,
-    strftime(b.batch_start, '%Y%m%dT%H%MZ')         AS mini_batch_id,
-    getvariable('feature_spec_version')             AS feature_spec_version
+    l.* EXCLUDE (batch_start)
 FROM base b
 JOIN per_minute m USING (host_ip, role, batch_start)
-JOIN port_cols p USING (host_ip, role, batch_start)
+JOIN batch_labels l USING (batch_start)
+LEFT JOIN port_cols p USING (host_ip, role, batch_start)

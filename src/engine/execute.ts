@@ -83,6 +83,12 @@ export interface CommitRequest {
   missingOptionalFields?: string[];
   engine: { ndr_sql: string; duckdb: string };
   timingsMs: Record<string, number>;
+  /**
+   * Text columns with few distinct values (partition labels, role, version). Only for a
+   * table relation: their values are read once more to build the ENUM each is written
+   * through (see `dictionaryTyped`).
+   */
+  lowCardinality?: string[];
 }
 
 /**
@@ -92,8 +98,11 @@ export interface CommitRequest {
  */
 export async function stageAndCommit(req: CommitRequest): Promise<Manifest[]> {
   const stage = join(await req.warehouse.stagingDir(req.runId), req.dataset.replaceAll('/', '__'));
-  const select = sql`SELECT ${sql.join(req.columns.map((c) => ident(c.name)))} FROM ${ident(req.relation)}`;
   const t0 = Date.now();
+  const enums = await dictionaryTyped(req);
+  const select = sql`SELECT ${sql.join(
+    req.columns.map((c) => (enums.has(c.name) ? sql`${ident(c.name)}::${ident(enums.get(c.name)!)} AS ${ident(c.name)}` : ident(c.name))),
+  )} FROM ${ident(req.relation)}`;
   // RETURN_STATS lists every file written with its row count: no directory listing and no
   // footer read afterwards (that metadata query was ~25 ms a COPY).
   const written = await req.session.pluck<{ filename: string; count: number }>(
@@ -112,6 +121,7 @@ export async function stageAndCommit(req: CommitRequest): Promise<Manifest[]> {
     return { plan, dir, files: (filesByDir.get(dir) ?? []).map((w) => ({ path: w.filename, rows: w.count })) };
   });
   for (const s of staged) if (!s.files.length) s.files = [{ path: await writeEmpty(req, s.dir, select), rows: 0 }];
+  for (const type of enums.values()) await req.session.run(inline(sql`DROP TYPE ${ident(type)}`));
   const limit = pLimit(8);
   return Promise.all(
     staged.map(({ plan, files }) =>
@@ -141,6 +151,27 @@ export async function stageAndCommit(req: CommitRequest): Promise<Manifest[]> {
       ),
     ),
   );
+}
+
+let enumTypes = 0;
+
+/**
+ * An ENUM type per low-cardinality text column, made from the relation's own values.
+ * DuckDB's Parquet writer writes an ENUM column's dictionary once instead of hashing
+ * every value: delta_peers' five such columns cost 0.6 s of a 1.55 s COPY of 3.17M rows
+ * as VARCHAR. The files still hold plain UTF8 strings, so readers see no difference.
+ */
+async function dictionaryTyped(req: CommitRequest): Promise<Map<string, string>> {
+  const enums = new Map<string, string>();
+  for (const c of req.columns) {
+    if (c.type !== 'VARCHAR' || !req.lowCardinality?.includes(c.name)) continue;
+    const type = `ndr_enum_${++enumTypes}`;
+    await req.session.run(
+      inline(sql`CREATE TYPE ${ident(type)} AS ENUM (SELECT DISTINCT ${ident(c.name)} FROM ${ident(req.relation)} WHERE ${ident(c.name)} IS NOT NULL)`),
+    );
+    enums.set(c.name, type);
+  }
+  return enums;
 }
 
 async function writeEmpty(req: CommitRequest, dir: string, select: ReturnType<typeof sql>): Promise<string> {

@@ -17,7 +17,7 @@ import { S3Warehouse } from '../storage/s3.ts';
 import { openS3Access } from '../storage/open.ts';
 import { s3Globber } from '../storage/s3-raw.ts';
 import { registerRawViews } from '../raw/views.ts';
-import { deltaColumns, deltaPeersColumns, pairCountsColumns, type Column } from '../transforms/columns.ts';
+import { deltaColumns, deltaPeersColumns, LOW_CARDINALITY_COLUMNS, pairCountsColumns, type Column } from '../transforms/columns.ts';
 import type { JobName } from '../config/jobspec-schemas.ts';
 import { jobspecHash, type RunContext } from './context.ts';
 import type { PlanEntry } from './build.ts';
@@ -51,7 +51,9 @@ const NO_ROWS_DQ = Object.fromEntries(
  * stale): the typed events and their DQ, the dq counters written into the manifest, the
  * placement span of glob input and the parse checks that decide what is accepted.
  */
-const SHARED_TEMPLATES = ['events', 'ip_list_events', 'ip_dim', 'events_dq', 'events_kept', 'dq_counts', 'raw_span', 'raw_file_spans', 'raw_parse_errors'];
+const SHARED_TEMPLATES = [
+  'events', 'ip_list_events', 'ip_dim', 'events_dq', 'events_kept', 'dq_counts', 'raw_span', 'raw_file_spans', 'raw_parse_errors', 'batch_labels',
+];
 
 export interface BuildOutcome {
   committed: Manifest[];
@@ -197,6 +199,7 @@ export async function buildFromRaw(ctx: RunContext, datasets: RawDataset[], batc
         relation: out,
         columns: def.columns(ctx),
         partitionBy: ['dt', 'hh', 'mm'],
+        lowCardinality: LOW_CARDINALITY_COLUMNS,
         plans,
         templates: [...expected[ds].templates, ...views.templates.filter((t) => !expected[ds].templates.some((e) => e.name === t.name))],
         jobspecSha256: expected[ds].jobspecSha256,
@@ -214,7 +217,7 @@ export async function buildFromRaw(ctx: RunContext, datasets: RawDataset[], batc
   return { committed, skipped, missing: missingBatches };
 }
 
-/** events_all -> ip_dim -> events_dq -> events/role_events; unparseable values are errors. */
+/** events_all -> ip_dim -> events_dq -> events/role_events, and the batches' labels; unparseable values are errors. */
 async function prepareEvents(ctx: RunContext) {
   const s = ctx.session;
   const v = ctx.specs.version;
@@ -231,6 +234,7 @@ async function prepareEvents(ctx: RunContext) {
   await s.run('DROP TABLE events_all');
   await materialize(s, v, 'events_kept', 'events', undefined, 'VIEW');
   await materialize(s, v, 'role_events', 'role_events', undefined, 'VIEW');
+  await materialize(s, v, 'batch_labels', 'batch_labels');
 }
 
 /** batch start (ms) -> counters; key -1 holds rows no batch of this run could take. */

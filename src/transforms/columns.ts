@@ -15,6 +15,9 @@ const PARTITION = cols('VARCHAR', 'dt', 'hh', 'mm');
 const TRAILER = cols('VARCHAR', 'mini_batch_id', 'feature_spec_version');
 const QUANTILES = [25, 50, 75, 95, 99];
 
+/** Text columns with a handful of values per run, worth writing as dictionaries. */
+export const LOW_CARDINALITY_COLUMNS = ['role', ...[...PARTITION, ...TRAILER].map((c) => c.name)];
+
 export const portSetColumns = (specs: JobSpecs) =>
   Object.keys(specs.project_parameters.port_sets).map((s) => `${s}_port_sessions_cnt`);
 
