@@ -5,6 +5,9 @@
  *   npm run bench -- --base-hosts 250 --sizes 1,2 --only raw,fg_a
  *   npm run bench -- --only demo --demo-runs 5   # the README's `npx ndr-sql demo`, N fresh runs
  *
+ * `raw` also measures the floor under the raw stage on the same day (bench/raw-floor.ts):
+ * the least DuckDB work that produces the three raw datasets' grains.
+ *
  * Pipeline stages run as separate `bin/ndr-sql` processes under /usr/bin/time,
  * so each has its own wall time and peak RSS (memory_limit 1GB unless said).
  * Results are printed as a table and appended as JSON lines to
@@ -333,6 +336,10 @@ async function main() {
   for (const size of sizes) {
     if (!['raw', 'fg_a', 'fg_b', 'fg_c'].some((o) => only.has(o))) break;
     const ctx = await rawStage(size);
+    if (only.has('raw')) {
+      const { benchRawFloor } = await import('./raw-floor.ts');
+      record({ bench: 'raw_floor', size, hosts: ctx.hosts, ...(await benchRawFloor(join(ctx.dir, 'pq', 'raw', `dt=${DAY2}`, '**', '*.parquet'))) });
+    }
     if (only.has('fg_a')) await fgA(ctx, size);
     // FG-B is linear in FG-A rows: one size suffices (FG-C one batch comes with it)
     if ((only.has('fg_b') || only.has('fg_c')) && size === sizes[0]) fgBC(ctx, size);
