@@ -11,7 +11,9 @@
 --           canonical fields, duration_sec, batch_start (NULL outside p_batches),
 --           action_class, and the flags null_bytes_ports, duration_repaired,
 --           bytes_repaired. IP validity (rule 2) is decided later against ip_dim
---           (events_dq.sql), which needs the distinct IPs of this table.
+--           (events_dq.sql), which needs the distinct IPs of this table. And
+--           _parse_error, so that the parse check looks here first and reads the
+--           raw files again (raw_parse_errors.sql) only to quote a bad value.
 -- Choices : rule 1 sees the raw byte values (before rule 5 repairs them), as the
 --           spec orders. duration_sec is computed in exact integer microseconds.
 --           An unmatched action string gets class NULL (counted in no class).
@@ -38,7 +40,8 @@ SELECT
         AND source_bytes IS NULL AND destination_bytes IS NULL
         AND source_port IS NULL AND destination_port IS NULL AS null_bytes_ports,
     getvariable('dq_duration_non_negative') AND raw_duration < 0 AS duration_repaired,
-    getvariable('dq_bytes_non_negative') AND (source_bytes < 0 OR destination_bytes < 0) AS bytes_repaired
+    getvariable('dq_bytes_non_negative') AND (source_bytes < 0 OR destination_bytes < 0) AS bytes_repaired,
+    _parse_error
 FROM (
     SELECT *,
         CASE WHEN event_start IS NOT NULL AND event_end IS NOT NULL

@@ -5,12 +5,13 @@
 -- Inputs  : table events_all (events.sql, one row per raw record);
 --           ip_dim(ip, is_valid, ...) over every distinct IP of events_all.
 -- Params  : variable dq_drop_malformed_ip (BOOLEAN).
--- Output  : events_all's columns plus dq_drop VARCHAR: NULL for kept rows, else
---           filter_null_bytes_ports | drop_malformed_ip | null_event_start | outside_batch.
+-- Output  : events_all's columns (not _parse_error: checked before) plus dq_drop
+--           VARCHAR: NULL for kept rows, else filter_null_bytes_ports |
+--           drop_malformed_ip | null_event_start | outside_batch.
 -- Choices : with drop_malformed_ip disabled an invalid address is kept as given
 --           (it can still not be a host: ip_dim marks it not internal).
 SELECT
-    e.* EXCLUDE (null_bytes_ports),
+    e.* EXCLUDE (null_bytes_ports, _parse_error),
     CASE
         WHEN e.null_bytes_ports THEN 'filter_null_bytes_ports'
         WHEN getvariable('dq_drop_malformed_ip')

@@ -222,7 +222,9 @@ async function prepareEvents(ctx: RunContext) {
   const s = ctx.session;
   const v = ctx.specs.version;
   await materialize(s, v, 'events', 'events_all');
-  const bad = await s.all<{ col: string; val: string; file: string }>((await loadTemplate(v, 'raw_parse_errors')).text);
+  // The raw files are read again only when a value failed to parse, to quote it.
+  const { failed } = await s.one<{ failed: boolean }>('SELECT count(_parse_error) > 0 AS failed FROM events_all');
+  const bad = failed ? await s.all<{ col: string; val: string; file: string }>((await loadTemplate(v, 'raw_parse_errors')).text) : [];
   if (bad.length) {
     const { col, val, file } = bad[0];
     const rule = col.startsWith('event_') ? `timestamp_format ${resolveRawInput(ctx.specs, ctx.runtime).timestamp_format}` : 'numeric';
