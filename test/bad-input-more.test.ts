@@ -1,7 +1,8 @@
 /**
  * More bad and unusual input through the CLI (in-process): the FG-B inventory
  * file, a free JobSpec field_mapping, plain Zeek TSV, FG-C without a baseline,
- * half-cut gzip and Parquet raw files, --internal-networks and
+ * half-cut gzip and Parquet raw files, an NDJSON value whose type differs from
+ * the rows DuckDB detected the types from, --internal-networks and
  * `build fg-b --reference ISO`. Errors are one line naming the file, column and
  * rule, with exit 1 (3 for "input not ready") and nothing committed.
  */
@@ -157,6 +158,22 @@ describe('raw input', () => {
     const r = await runCli(['build', 'delta', '--batch', '2026-11-24T12:00', '--raw', file, '--raw-format', 'ndjson', '--warehouse', wh, '--jobspecs', JOBSPECS]);
     expectOneLineError(r, 1, file);
     expect(visible(wh)).toEqual([]);
+  });
+
+  it('an NDJSON value of another type after the rows DuckDB detects types from: one line naming the file, field, type and value, exit 1, nothing committed', async () => {
+    // DuckDB detects an NDJSON file's types from its first 20,480 rows; the bad value comes after them.
+    const dir = join(tmp.dir, 'late-type');
+    mkdirSync(join(dir, 'dt=2026-11-24', 'hh=12'), { recursive: true });
+    const rows = Array.from({ length: 25_000 }, (_, i) => JSON.stringify({ ...ROW, source_port: 1000 + (i % 5000) }));
+    rows.push(JSON.stringify({ ...ROW, event_start: '24/11/2026 12:00' }));
+    const file = join(dir, 'dt=2026-11-24', 'hh=12', 'late.json');
+    writeFileSync(file, rows.join('\n') + '\n');
+    const wh = join(tmp.dir, 'wh-late-type');
+    for (const raw of [join(dir, 'dt={dt}', 'hh={hh}', '*.json'), join(dir, '**', '*.json')]) {
+      const r = await runCli(['build', 'delta', '--batch', '2026-11-24T12:00', '--raw', raw, '--raw-format', 'ndjson', '--warehouse', wh, '--jobspecs', JOBSPECS]);
+      expectOneLineError(r, 1, `file ${file}`, 'column event_start', 'rule one type per ndjson field (TIMESTAMP', 'value "24/11/2026 12:00" is not a TIMESTAMP');
+      expect(visible(wh)).toEqual([]);
+    }
   });
 
   it('a Parquet raw file cut in half: exit 1, one line naming the file and the rule, nothing committed', async () => {

@@ -16,7 +16,7 @@ import { isS3Uri } from '../storage/s3uri.ts';
 import { S3Warehouse } from '../storage/s3.ts';
 import { openS3Access } from '../storage/open.ts';
 import { s3Globber } from '../storage/s3-raw.ts';
-import { registerRawViews } from '../raw/views.ts';
+import { readingRaw, registerRawViews } from '../raw/views.ts';
 import { deltaColumns, deltaPeersColumns, LOW_CARDINALITY_COLUMNS, pairCountsColumns, type Column } from '../transforms/columns.ts';
 import type { JobName } from '../config/jobspec-schemas.ts';
 import { jobspecHash, type RunContext } from './context.ts';
@@ -100,7 +100,8 @@ async function narrowGlob(ctx: RunContext, raw: ResolvedRawInput, located: RawLo
   const unseen = located.files.filter((f) => !memo.has(key(f)));
   if (unseen.length) {
     await registerRawViews(ctx.session, raw, unseen, ctx.runtime.strict);
-    const spans = await ctx.session.all<FileSpan & { file: string }>((await loadTemplate(ctx.specs.version, 'raw_file_spans')).text);
+    const template = await loadTemplate(ctx.specs.version, 'raw_file_spans');
+    const spans = await readingRaw(ctx.session, raw, unseen, () => ctx.session.all<FileSpan & { file: string }>(template.text));
     const byFile = new Map(spans.map((s) => [s.file, s]));
     for (const f of unseen) memo.set(key(f), byFile.get(f.local) ?? { lo: null, hi: null, unplaced: 0 });
   }
@@ -157,7 +158,7 @@ export async function buildFromRaw(ctx: RunContext, datasets: RawDataset[], batc
     columns: { batch_start: 'TIMESTAMP' },
     rows: todo.map((b) => [isoZ(b.start)]),
   });
-  await prepareEvents(ctx);
+  await readingRaw(ctx.session, raw, files, () => prepareEvents(ctx));
   const dq = await dqCounters(ctx);
   const readMs = Date.now() - t0;
 

@@ -113,6 +113,46 @@ async function guarded<T>(files: RawFile[], rule: string, fn: () => Promise<T>):
   }
 }
 
+/**
+ * Run a statement that reads the raw views; a reader error becomes a one-line data error.
+ * NDJSON is read with the types DuckDB detected from each file's first rows, so a later value
+ * of another type fails inside DuckDB's reader: the file is then read again as text to name
+ * the column and the value.
+ */
+export async function readingRaw<T>(session: Session, raw: ResolvedRawInput, files: RawFile[], fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    const msg = (e as Error).message.split('\n')[0];
+    const named = files.find((f) => msg.includes(f.local));
+    if (raw.format === 'ndjson' && named && /JSON transform error/.test(msg)) {
+      const bad = await firstMistypedJsonValue(session, named.local).catch(() => undefined);
+      if (bad)
+        throw new DataError(
+          { file: named.display, column: bad.column, rule: `one type per ndjson field (${bad.type}, detected from the first rows)` },
+          `value ${JSON.stringify(bad.value)} is not a ${bad.type}`,
+        );
+    }
+    return guarded(files, `readable ${raw.format}`, () => Promise.reject(e));
+  }
+}
+
+/** The first value of `file` that does not cast to the type raw_src pinned for its field. */
+async function firstMistypedJsonValue(session: Session, file: string): Promise<{ column: string; type: string; value: string } | undefined> {
+  const pinned = (await session.describe('raw_src')).filter((c) => c.name !== 'filename');
+  const asText = sql`read_json(${lit(file)}, format = 'newline_delimited', auto_detect = false, maximum_object_size = 16777216,
+    columns = {${sql.join(pinned.map((c) => sql`${lit(c.name)}: 'VARCHAR'`))}})`;
+  // Scalar types only (a bare type name can be spliced as it is); nested fields are not canonical.
+  for (const c of pinned.filter((c) => c.type !== 'VARCHAR' && /^[A-Z][A-Z_ ]*$/.test(c.type))) {
+    const rows = await session.all<{ value: string }>(
+      inline(sql`SELECT ${ident(c.name)} AS value FROM ${asText}
+        WHERE ${ident(c.name)} IS NOT NULL AND TRY_CAST(${ident(c.name)} AS ${sql.raw(c.type)}) IS NULL LIMIT 1`),
+    );
+    if (rows.length) return { column: c.name, type: c.type, value: rows[0].value };
+  }
+  return undefined;
+}
+
 export async function registerRawViews(session: Session, raw: ResolvedRawInput, files: RawFile[], strict: boolean): Promise<RawViews> {
   const templates: { name: string; sha256: string }[] = [];
   await guarded(files, `readable ${raw.format}`, async () => {
