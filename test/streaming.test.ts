@@ -1,9 +1,10 @@
 /**
  * delta, delta_peers and pair_counts over a hand-built Palo Alto fixture,
  * checked against an independent TypeScript reading of FEATURES.md
- * (test/support/reference.ts) and against hand-computed values.
+ * (test/support/reference.ts) and against hand-computed values; and the DQ
+ * counters of rows that break several rules at once.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { batchesInRange } from '../src/engine/batches.ts';
@@ -123,5 +124,45 @@ describe('streaming transforms over the Palo Alto fixture', () => {
     const again = await buildFromRaw(ctx, ['delta', 'delta_peers', 'pair_counts'], BATCHES);
     expect(again.committed).toHaveLength(0);
     expect(again.skipped).toHaveLength(6);
+  });
+});
+
+describe('DQ rules that overlap (FEATURES.md §1.1: the first rule in the order counts)', () => {
+  const dir = tempDir('ndr-dq-order-');
+  afterAll(() => dir.cleanup());
+
+  it('a malformed IP outranks a NULL event_start and a row outside the batches, never the all-NULL bytes/ports rule', async () => {
+    const base = {
+      source_ip: '10.0.0.1', destination_ip: '8.8.8.8', source_port: 1000, destination_port: 443, source_bytes: 10, destination_bytes: 20,
+      event_start: '2026-11-24T12:00:05Z', event_end: '2026-11-24T12:00:06Z', event_action: 'allow', event_name: 'TRAFFIC', network_transport: 'TCP',
+    };
+    const noBytesOrPorts = { source_bytes: null, destination_bytes: null, source_port: null, destination_port: null };
+    const rows = [
+      base, // kept
+      { ...base, source_bytes: -5 }, // kept, repaired
+      { ...base, source_ip: 'bad', ...noBytesOrPorts }, // rules 1 and 2: rule 1
+      { ...base, destination_ip: null }, // rule 2 (a NULL address is malformed)
+      { ...base, source_ip: '999.1.1.1', event_start: null }, // rules 2 and 3: rule 2, in no batch
+      { ...base, source_ip: 'not-an-ip', event_start: '2026-11-24T13:00:00Z' }, // rules 2 and 4: rule 2, in no batch
+      { ...base, event_start: null }, // rule 3
+      { ...base, event_start: '2026-11-24T13:00:00Z' }, // rule 4
+    ];
+    const raw = join(dir.dir, 'overlap.json');
+    writeFileSync(raw, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    const c = await testContext({ warehouse: join(dir.dir, 'wh'), raw, rawFormat: 'ndjson', preset: 'paloalto' });
+    try {
+      const batch = batchesInRange(Date.parse('2026-11-24T12:00:00Z'), Date.parse('2026-11-24T12:15:00Z'));
+      const { committed } = await buildFromRaw(c, ['delta'], batch);
+      expect(committed).toHaveLength(1);
+      const zero = { null_event_start: 0, outside_batch: 0, duration_non_negative: 0 };
+      expect(committed[0].dq).toEqual({ rows_read: 4, filter_null_bytes_ports: 1, drop_malformed_ip: 1, bytes_non_negative: 1, rows_kept: 2, ...zero });
+      expect(committed[0].notes?.run_dq_unplaced).toEqual({
+        rows_read: 4, filter_null_bytes_ports: 0, drop_malformed_ip: 2, null_event_start: 1, outside_batch: 1,
+        duration_non_negative: 0, bytes_non_negative: 0, rows_kept: 0,
+      });
+      expect(committed[0].row_count).toBe(1); // one host, outbound
+    } finally {
+      c.session.close();
+    }
   });
 });

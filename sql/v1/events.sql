@@ -7,13 +7,16 @@
 --           = the batches being built; p_action_classes(action, class).
 -- Params  : variables dq_filter_null_bytes_ports, dq_duration_non_negative,
 --           dq_bytes_non_negative (BOOLEAN).
--- Output  : one row per raw record (dropped ones included, so they can be counted):
---           canonical fields, duration_sec, batch_start (NULL outside p_batches),
---           action_class, and the flags null_bytes_ports, duration_repaired,
---           bytes_repaired. IP validity (rule 2) is decided later against ip_dim
---           (events_dq.sql), which needs the distinct IPs of this table. And
---           _parse_error, so that the parse check looks here first and reads the
---           raw files again (raw_parse_errors.sql) only to quote a bad value.
+-- Output  : table events_dq, one row per raw record (dropped ones included, so they
+--           can be counted): canonical fields, duration_sec, batch_start (NULL
+--           outside p_batches), action_class, the repair flags duration_repaired
+--           and bytes_repaired, and dq_drop: the first of rules 1, 3 and 4 that
+--           drops the record (filter_null_bytes_ports | null_event_start |
+--           outside_batch), NULL if none. Rule 2 (malformed IP) needs ip_dim, made
+--           from this table's distinct IPs, so events_dq.sql applies it afterwards,
+--           in its place in the order. And _parse_error, so that the parse check
+--           looks here first and reads the raw files again (raw_parse_errors.sql)
+--           only to quote a bad value.
 -- Choices : rule 1 sees the raw byte values (before rule 5 repairs them), as the
 --           spec orders. duration_sec is computed in exact integer microseconds.
 --           An unmatched action string gets class NULL (counted in no class).
@@ -36,9 +39,13 @@ SELECT
     END AS duration_sec,
     b.batch_start,
     ac.class AS action_class,
-    getvariable('dq_filter_null_bytes_ports')
-        AND source_bytes IS NULL AND destination_bytes IS NULL
-        AND source_port IS NULL AND destination_port IS NULL AS null_bytes_ports,
+    CASE
+        WHEN getvariable('dq_filter_null_bytes_ports')
+             AND source_bytes IS NULL AND destination_bytes IS NULL
+             AND source_port IS NULL AND destination_port IS NULL THEN 'filter_null_bytes_ports'
+        WHEN event_start IS NULL THEN 'null_event_start'
+        WHEN b.batch_start IS NULL THEN 'outside_batch'
+    END AS dq_drop,
     getvariable('dq_duration_non_negative') AND raw_duration < 0 AS duration_repaired,
     getvariable('dq_bytes_non_negative') AND (source_bytes < 0 OR destination_bytes < 0) AS bytes_repaired,
     _parse_error

@@ -218,13 +218,16 @@ export async function buildFromRaw(ctx: RunContext, datasets: RawDataset[], batc
   return { committed, skipped, missing: missingBatches };
 }
 
-/** events_all -> ip_dim -> events_dq -> events/role_events, and the batches' labels; unparseable values are errors. */
+/**
+ * events_dq (typed rows, DQ rules 1, 3, 4) -> ip_dim -> rule 2 applied in place -> events and
+ * role_events, and the batches' labels; unparseable values are errors.
+ */
 async function prepareEvents(ctx: RunContext) {
   const s = ctx.session;
   const v = ctx.specs.version;
-  await materialize(s, v, 'events', 'events_all');
+  await materialize(s, v, 'events', 'events_dq');
   // The raw files are read again only when a value failed to parse, to quote it.
-  const { failed } = await s.one<{ failed: boolean }>('SELECT count(_parse_error) > 0 AS failed FROM events_all');
+  const { failed } = await s.one<{ failed: boolean }>('SELECT count(_parse_error) > 0 AS failed FROM events_dq');
   const bad = failed ? await s.all<{ col: string; val: string; file: string }>((await loadTemplate(v, 'raw_parse_errors')).text) : [];
   if (bad.length) {
     const { col, val, file } = bad[0];
@@ -233,8 +236,7 @@ async function prepareEvents(ctx: RunContext) {
   }
   await materialize(s, v, 'ip_list_events', 'ip_list', undefined, 'VIEW');
   await materialize(s, v, 'ip_dim', 'ip_dim');
-  await materialize(s, v, 'events_dq', 'events_dq');
-  await s.run('DROP TABLE events_all');
+  await s.run((await loadTemplate(v, 'events_dq')).text);
   await materialize(s, v, 'events_kept', 'events', undefined, 'VIEW');
   await materialize(s, v, 'role_events', 'role_events', undefined, 'VIEW');
   await materialize(s, v, 'batch_labels', 'batch_labels');
