@@ -114,7 +114,8 @@ async function guarded<T>(files: RawFile[], rule: string, fn: () => Promise<T>):
 }
 
 /**
- * Run a statement that reads the raw views; a reader error becomes a one-line data error.
+ * Run a statement that reads the raw views; a reader error naming a raw file becomes a
+ * one-line data error.
  * NDJSON is read with the types DuckDB detected from each file's first rows, so a later value
  * of another type fails inside DuckDB's reader: the file is then read again as text to name
  * the column and the value.
@@ -125,7 +126,9 @@ export async function readingRaw<T>(session: Session, raw: ResolvedRawInput, fil
   } catch (e) {
     const msg = (e as Error).message.split('\n')[0];
     const named = files.find((f) => msg.includes(f.local));
-    if (raw.format === 'ndjson' && named && /JSON transform error/.test(msg)) {
+    // Errors that name no raw file (out of memory, a template's own) are not the input's fault.
+    if (e instanceof DataError || !named) throw e;
+    if (raw.format === 'ndjson' && /JSON transform error/.test(msg)) {
       const bad = await firstMistypedJsonValue(session, named.local).catch(() => undefined);
       if (bad)
         throw new DataError(
