@@ -19,6 +19,9 @@ export interface TemplateRef {
   sha256: string;
 }
 
+/** The rule of a template's error: DuckDB's own message follows, the original error is its cause. */
+export const TEMPLATE_BINDS = 'template binds to its inputs';
+
 /** `CREATE TEMP TABLE|VIEW <as> AS <template>` (or `INSERT INTO <as> <template>`); binder errors name the template. */
 export async function materialize(
   session: Session,
@@ -38,7 +41,7 @@ export async function materialize(
   } catch (e) {
     const msg = (e as Error).message.split('\n')[0];
     const column = /column "?([^"\s]+)"? not found|Referenced column "([^"]+)"/i.exec(msg);
-    throw new DataError({ file: `sql/${version}/${name}.sql`, column: column?.[1] ?? column?.[2], rule: 'template binds to its inputs' }, msg);
+    throw new DataError({ file: `sql/${version}/${name}.sql`, column: column?.[1] ?? column?.[2], rule: TEMPLATE_BINDS }, msg, { cause: e });
   }
   return t;
 }

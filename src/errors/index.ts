@@ -15,6 +15,7 @@ export class DataError extends NdrError {
   constructor(
     readonly where: { file?: string; column?: string; rule: string; jobspecKey?: string },
     detail: string,
+    options?: { cause?: unknown },
   ) {
     super(
       [
@@ -25,6 +26,7 @@ export class DataError extends NdrError {
       ]
         .filter(Boolean)
         .join(', ') + `: ${detail}`,
+      options,
     );
   }
 }

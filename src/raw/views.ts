@@ -15,7 +15,7 @@ import {
   type CanonicalField,
 } from '../config/jobspec-schemas.ts';
 import type { Session } from '../engine/session.ts';
-import { createRelation } from '../engine/execute.ts';
+import { createRelation, TEMPLATE_BINDS } from '../engine/execute.ts';
 import { ident, inline, lit, litList, sql, type SqlFragment } from '../engine/sql.ts';
 import { loadTemplate } from '../engine/templates.ts';
 import type { RawFile } from './locate.ts';
@@ -123,11 +123,13 @@ async function guarded<T>(files: RawFile[], rule: string, fn: () => Promise<T>):
 export async function readingRaw<T>(session: Session, raw: ResolvedRawInput, files: RawFile[], fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
-  } catch (e) {
+  } catch (thrown) {
+    // A template's statement reports DuckDB's reader error as its own: look at the original.
+    const e = thrown instanceof DataError && thrown.where.rule === TEMPLATE_BINDS ? thrown.cause : thrown;
     const msg = (e as Error).message.split('\n')[0];
     const named = files.find((f) => msg.includes(f.local));
     // Errors that name no raw file (out of memory, a template's own) are not the input's fault.
-    if (e instanceof DataError || !named) throw e;
+    if (e instanceof DataError || !named) throw thrown;
     if (raw.format === 'ndjson' && /JSON transform error/.test(msg)) {
       const bad = await firstMistypedJsonValue(session, named.local).catch(() => undefined);
       if (bad)
