@@ -71,16 +71,6 @@ const LOAD_BYTES_PER_VALUE = 64;
 /** Columns of fg_a that FG-B reads besides the metrics. */
 const FG_B_KEY_COLUMNS = ['host_ip', 'role', 'window_label', 'window_end_ts', 'segment_id', 'time_band'];
 
-/** The session's memory_limit in bytes (DuckDB prints it as e.g. "1.8 GiB"). */
-async function memoryLimitBytes(session: Session): Promise<number> {
-  const { v } = await session.one<{ v: string }>(`SELECT current_setting('memory_limit') AS v`);
-  const m = /^([\d.]+)\s*([KMGT]?i?B|bytes)$/i.exec(v.trim());
-  if (!m) return 1024 ** 3;
-  const unit = m[2].toUpperCase();
-  const pow = { BYTES: 0, B: 0, KB: 1, KIB: 1, MB: 2, MIB: 2, GB: 3, GIB: 3, TB: 4, TIB: 4 }[unit] ?? 3;
-  return Number(m[1]) * (unit.includes('I') ? 1024 : 1000) ** pow;
-}
-
 /** `items` split into at most `n` consecutive chunks of nearly equal size (never an empty chunk). */
 function chunks<T>(items: T[], n: number): T[][] {
   const size = Math.ceil(items.length / Math.max(1, Math.min(n, items.length)));
@@ -228,7 +218,7 @@ export async function buildFgB(ctx: RunContext, referenceMs: number): Promise<St
   // FG-A of every horizon to build, each file once (horizons overlap: 7d and 30d share days).
   const manifests = [...new Map(todo.flatMap((h) => h.fgA.manifests).map((m) => [m.partition, m])).values()];
   await registerInput(ctx, 'fgb_fg_a', manifests, fgAColumns(ctx.specs));
-  const memBytes = await memoryLimitBytes(ctx.session);
+  const memBytes = await ctx.session.memoryLimitBytes();
   const loaded = manifests.reduce((n, m) => n + m.row_count, 0) * needed.length * LOAD_BYTES_PER_VALUE <= memBytes;
   if (loaded) {
     const first = Math.min(...todo.map((h) => h.range.startMs));
