@@ -149,11 +149,6 @@ export class Session {
     return reader.getRowObjectsJS().map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, plain(v)])) as T);
   }
 
-  /**
-   * Columns of a relation: a name, or a query. Temp tables and views named here come from
-   * the catalog: a view's types as bound when it was created, where DESCRIBE would bind
-   * the whole query again (~0.3 s for FG-C's 480 columns, once per pass).
-   */
   /** The session's memory_limit in bytes (DuckDB prints it as e.g. "1.8 GiB"). */
   async memoryLimitBytes(): Promise<number> {
     const { v } = await this.one<{ v: string }>(`SELECT current_setting('memory_limit') AS v`);
@@ -164,6 +159,11 @@ export class Session {
     return Number(m[1]) * (unit.includes('I') ? 1024 : 1000) ** pow;
   }
 
+  /**
+   * Columns of a relation: a name, or a query. Temp tables and views named here come from
+   * the catalog: a view's types as bound when it was created, where DESCRIBE would bind
+   * the whole query again (~0.3 s for FG-C's 480 columns, once per pass).
+   */
   async describe(relation: string): Promise<{ name: string; type: string }[]> {
     const temp = await this.all<{ name: string; type: string }>(
       `SELECT column_name AS name, data_type AS type FROM duckdb_columns() WHERE database_name = 'temp' AND table_name = $relation ORDER BY column_index`,
