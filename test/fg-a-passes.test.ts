@@ -2,7 +2,8 @@
  * FG-A runs its anchors in consecutive passes sized by their estimated expansion
  * (src/pipeline/build-fg-a.ts, anchorPasses): the split is computed from the
  * delta_peers row counts as hand-counted here, and a day built in several
- * passes holds the same rows as the day built in one.
+ * passes holds the same rows as the day built in one. packInOrder, which FG-C's
+ * passes use too, also caps the items of a pass.
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +11,7 @@ import { DAY_MS, batchesOfDay, parseDay, type Batch } from '../src/engine/batche
 import { build } from '../src/pipeline/build.ts';
 import '../src/pipeline/builders.ts';
 import { anchorPasses, buildFgA, peerRowsBySliceEnd } from '../src/pipeline/build-fg-a.ts';
+import { packInOrder } from '../src/pipeline/passes.ts';
 import { loadBatchInput } from '../src/pipeline/inputs.ts';
 import type { RunContext } from '../src/pipeline/context.ts';
 import { synthesize } from '../src/synth/index.ts';
@@ -38,6 +40,14 @@ describe('anchorPasses', () => {
 
   it('gives an anchor bigger than the budget a pass of its own rather than none', () => {
     expect(starts(anchorPasses(anchors, rows, windows, 1))).toEqual([[0], [1], [2], [3]]);
+  });
+});
+
+describe('packInOrder', () => {
+  it('closes a pass at the item cap even under the budget, and keeps the order', () => {
+    expect(packInOrder([1, 1, 1, 1, 1], (x) => x, 100, 2)).toEqual([[1, 1], [1, 1], [1]]);
+    expect(packInOrder([3, 1, 2, 4], (x) => x, 4)).toEqual([[3, 1], [2], [4]]);
+    expect(packInOrder([], (x: number) => x, 4)).toEqual([]);
   });
 });
 

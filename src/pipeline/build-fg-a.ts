@@ -15,6 +15,7 @@ import { jobspecHash, type RunContext } from './context.ts';
 import { partitionState, planEntry, type Expected } from './freshness.ts';
 import { batchOfManifest, dailyPartition, digestInput, floorDay, inheritedMissingFields, loadBatchInput, notePlanned, registerInput } from './inputs.ts';
 import { templateRefs } from './build-raw.ts';
+import { packInOrder } from './passes.ts';
 import type { PlanEntry, StepResult } from './build.ts';
 
 const FG_A_TEMPLATES = ['ip_list_peers', 'ip_dim', 'delta_to_fg_a', 'fg_a', 'delta_peers_daily'];
@@ -271,19 +272,5 @@ export function anchorPasses(anchors: Batch[], rowsBySliceEnd: Map<number, numbe
     for (const [end, n] of rowsBySliceEnd) for (const w of windowsMs) if (end > T - w && end <= T) rows += n;
     return rows;
   };
-  const passes: Batch[][] = [];
-  let current: Batch[] = [];
-  let load = 0;
-  for (const a of anchors) {
-    const e = expansion(a);
-    if (current.length && load + e > budget) {
-      passes.push(current);
-      current = [];
-      load = 0;
-    }
-    current.push(a);
-    load += e;
-  }
-  if (current.length) passes.push(current);
-  return passes;
+  return packInOrder(anchors, expansion, budget);
 }

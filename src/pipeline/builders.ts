@@ -13,6 +13,7 @@ import { buildFgB, horizonRanges } from './build-fg-b.ts';
 import { buildFgC, scheduledReference } from './build-fg-c.ts';
 import type { RunContext } from './context.ts';
 import { batchOfManifest, loadBatchInput } from './inputs.ts';
+import { packInOrder } from './passes.ts';
 
 /**
  * FG-C is wide (~480 columns), and both its size and the number of partitions it writes
@@ -33,19 +34,7 @@ export async function fgCChunks(ctx: RunContext, batches: Batch[]): Promise<Batc
   const fgA = await loadBatchInput(ctx, 'fg_a', batches[0].start, batches.at(-1)!.start + 1);
   const rowsAt = new Map(fgA.manifests.map((m) => [batchOfManifest(m).start, m.row_count]));
   const horizons = Object.keys(ctx.specs.fg_b_builder.horizons).length;
-  const chunks: Batch[][] = [[]];
-  let rows = 0;
-  for (const b of batches) {
-    const r = (rowsAt.get(b.start) ?? 0) * horizons;
-    const current = chunks.at(-1)!;
-    if (current.length && (rows + r > FG_C_ROWS_PER_PASS || (current.length + 1) * horizons > FG_C_PARTITIONS_PER_PASS)) {
-      chunks.push([]);
-      rows = 0;
-    }
-    chunks.at(-1)!.push(b);
-    rows += r;
-  }
-  return chunks;
+  return packInOrder(batches, (b) => (rowsAt.get(b.start) ?? 0) * horizons, FG_C_ROWS_PER_PASS, Math.floor(FG_C_PARTITIONS_PER_PASS / horizons));
 }
 
 /** Work is chunked per UTC day: one set-based pass per day keeps memory bounded on long ranges. */
