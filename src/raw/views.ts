@@ -92,24 +92,29 @@ async function readerFor(session: Session, raw: ResolvedRawInput, files: RawFile
  * Sniff once, then read with the sniffed columns and types written out, which yields the
  * same rows (checked on the bench's 3.1M-event day).
  */
+const JSON_OPTIONS = sql`format = 'newline_delimited', filename = true, hive_partitioning = false, maximum_object_size = 16777216`;
+
 async function jsonReaderWithPinnedSchema(session: Session, paths: SqlFragment): Promise<SqlFragment> {
-  const options = sql`format = 'newline_delimited', filename = true, hive_partitioning = false, maximum_object_size = 16777216`;
   const sniffed = await session.all<{ column_name: string; column_type: string }>(
-    inline(sql`DESCRIBE SELECT * FROM read_json(${paths}, ${options}, union_by_name = true)`),
+    inline(sql`DESCRIBE SELECT * FROM read_json(${paths}, ${JSON_OPTIONS}, union_by_name = true)`),
   );
   const columns = sniffed.filter((c) => c.column_name !== 'filename').map((c) => sql`${lit(c.column_name)}: ${lit(c.column_type)}`);
-  return sql`read_json(${paths}, ${options}, auto_detect = false, columns = {${sql.join(columns)}})`;
+  return sql`read_json(${paths}, ${JSON_OPTIONS}, auto_detect = false, columns = {${sql.join(columns)}})`;
 }
 
-/** Turn DuckDB's reader errors (corrupt Parquet, bad gzip, ...) into one-line data errors. */
+/** DuckDB's reader error (corrupt Parquet, bad gzip, ...) as a one-line data error naming the file. */
+function readerError(files: RawFile[], rule: string, e: unknown): Error {
+  if (e instanceof DataError) return e;
+  const msg = (e as Error).message.split('\n')[0];
+  const named = files.find((f) => msg.includes(f.local));
+  return new DataError({ file: named ? named.display : describeFiles(files), rule }, msg.replaceAll(named?.local ?? '\0', named?.display ?? ''));
+}
+
 async function guarded<T>(files: RawFile[], rule: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (e) {
-    if (e instanceof DataError) throw e;
-    const msg = (e as Error).message.split('\n')[0];
-    const named = files.find((f) => msg.includes(f.local));
-    throw new DataError({ file: named ? named.display : describeFiles(files), rule }, msg.replaceAll(named?.local ?? '\0', named?.display ?? ''));
+    throw readerError(files, rule, e);
   }
 }
 
@@ -138,15 +143,14 @@ export async function readingRaw<T>(session: Session, raw: ResolvedRawInput, fil
           `value ${JSON.stringify(bad.value)} is not a ${bad.type}`,
         );
     }
-    return guarded(files, `readable ${raw.format}`, () => Promise.reject(e));
+    throw readerError(files, `readable ${raw.format}`, e);
   }
 }
 
 /** The first value of `file` that does not cast to the type raw_src pinned for its field. */
 async function firstMistypedJsonValue(session: Session, file: string): Promise<{ column: string; type: string; value: string } | undefined> {
   const pinned = (await session.describe('raw_src')).filter((c) => c.name !== 'filename');
-  const asText = sql`read_json(${lit(file)}, format = 'newline_delimited', auto_detect = false, maximum_object_size = 16777216,
-    columns = {${sql.join(pinned.map((c) => sql`${lit(c.name)}: 'VARCHAR'`))}})`;
+  const asText = sql`read_json(${lit(file)}, ${JSON_OPTIONS}, auto_detect = false, columns = {${sql.join(pinned.map((c) => sql`${lit(c.name)}: 'VARCHAR'`))}})`;
   // Scalar types only (a bare type name can be spliced as it is); nested fields are not canonical.
   for (const c of pinned.filter((c) => c.type !== 'VARCHAR' && /^[A-Z][A-Z_ ]*$/.test(c.type))) {
     const rows = await session.all<{ value: string }>(
