@@ -200,16 +200,22 @@ export async function buildFgA(ctx: RunContext, anchors: Batch[], passBudget?: n
   const budget = passBudget ?? Math.min(EXPANSION_ROWS_PER_GB * ((await ctx.session.memoryLimitBytes()) / 1e9), MAX_EXPANSION_ROWS);
   const passes = anchorPasses(todo, peerRowsBySliceEnd(peers.manifests), windowsMs, budget);
   if (passes.length > 1) ctx.log.debug('fg_a_passes', { anchors: todo.length, passes: passes.length, budget_rows: Math.round(budget) });
-  const committed: Manifest[] = [];
-  for (const pass of passes) {
-    const first = batchEnd(pass[0]) - maxW;
-    const last = batchEnd(pass.at(-1)!);
+  const inputsOf = async (anchorsOfPass: Batch[]) => {
+    const first = batchEnd(anchorsOfPass[0]) - maxW;
+    const last = batchEnd(anchorsOfPass.at(-1)!);
     const inRange = (m: Manifest) => batchOfManifest(m).start >= first && batchOfManifest(m).start < last;
     await registerInput(ctx, 'delta_in', delta.manifests.filter(inRange), deltaColumns(ctx.specs));
     await registerInput(ctx, 'delta_peers_in', peers.manifests.filter(inRange), deltaPeersColumns());
+    return delta.manifests.filter(inRange);
+  };
+  // The IP table of every pass's addresses at once (a pass joins only its own).
+  await inputsOf(todo);
+  await materialize(ctx.session, v, 'ip_list_peers', 'ip_list', undefined, 'VIEW');
+  await materialize(ctx.session, v, 'ip_dim', 'ip_dim');
+  const committed: Manifest[] = [];
+  for (const pass of passes) {
+    const passDelta = await inputsOf(pass);
     await createParamTable(ctx.session, { name: 'p_anchors', columns: { anchor_ts: 'TIMESTAMP' }, rows: pass.map((a) => [isoZ(batchEnd(a))]) });
-    await materialize(ctx.session, v, 'ip_list_peers', 'ip_list', undefined, 'VIEW');
-    await materialize(ctx.session, v, 'ip_dim', 'ip_dim');
     await materialize(ctx.session, v, 'delta_to_fg_a', 'delta_mapped', undefined, 'VIEW');
     // A view: the COPY in stageAndCommit runs the template straight into the Parquet writer
     // (its stage_and_commit timing includes the template).
@@ -223,7 +229,7 @@ export async function buildFgA(ctx: RunContext, anchors: Batch[], passBudget?: n
         dataset: 'fg_a',
         relation: 'out_fg_a',
         columns: fgAColumns(ctx.specs),
-        missingOptionalFields: inheritedMissingFields(delta.manifests.filter(inRange)),
+        missingOptionalFields: inheritedMissingFields(passDelta),
         partitionBy: ['dt', 'hh', 'mm'],
         plans: pass.map((a) => {
           const f = formatBatch(a);
